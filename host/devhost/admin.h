@@ -1,0 +1,15 @@
+// The admin listener: /ready, /stats, /listeners, /logging, /quitquitquit, like Envoy's admin.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <string>
+
+namespace devhost {
+
+// Main thread. Binds the admin address and serves on the main dispatcher. Returns the bound port,
+// or 0 with *error set.
+uint16_t startAdmin(const std::string& address, uint16_t port, std::function<void()> on_quit, std::string* error);
+void stopAdmin();
+
+}  // namespace devhost
