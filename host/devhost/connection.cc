@@ -173,6 +173,12 @@ int ServerConnection::onBody(http_parser* p, const char* at, size_t len) {
 int ServerConnection::onMessageComplete(http_parser* p) {
   auto* self = static_cast<ServerConnection*>(p->data);
   if (self->in_value_) self->commitHeader();
+  if (!self->stream_ && self->response_done_) {
+    // A bodiless request answered while its headers were parsed: ready for the next one.
+    self->message_complete_ = false;
+    self->headers_done_ = false;
+    return 0;
+  }
   self->message_complete_ = true;
   http_parser_pause(p, 1);  // the next pipelined request waits for this stream to end
   if (!self->stream_ || self->stream_->ended() || !self->request_has_body_) return 0;
@@ -287,22 +293,19 @@ void ServerConnection::onStreamEnded(bool reset) {
     return;
   }
   response_done_ = true;
-  if (!message_complete_ || close_after_response_ || !keep_alive_) {
-    // The request was not read to its end (or the client asked): close once flushed.
+  const bool request_done = message_complete_ || (headers_done_ && !request_has_body_);
+  if (!request_done || close_after_response_ || !keep_alive_ || draining_) {
+    // The request was not read to its end (or the client asked, or we drain): close once flushed.
     closing_ = true;
     if (dispatching_) http_parser_pause(&parser_, 1);
     if (evbuffer_get_length(bufferevent_get_output(bev_)) == 0) close();
     return;
   }
+  if (!message_complete_) return;  // still inside the parser; onMessageComplete readies the next request
   // Ready for the next request on this connection.
   http_parser_pause(&parser_, 0);
   message_complete_ = false;
   headers_done_ = false;
-  if (draining_) {
-    closing_ = true;
-    if (evbuffer_get_length(bufferevent_get_output(bev_)) == 0) close();
-    return;
-  }
   if (evbuffer_get_length(bufferevent_get_input(bev_)) > 0) event_active(resume_event_, 0, 0);
 }
 
