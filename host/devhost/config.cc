@@ -393,10 +393,17 @@ DynamicModuleFilterSpec parseModuleFilter(const YAML::Node& typed_config, const 
   return out;
 }
 
+// envoy.config.core.v3.Http1ProtocolOptions: only enable_trailers. Returns its value.
+bool parseHttp1Options(const Message& parent, const std::string& field) {
+  if (!parent.has(field)) return false;
+  Message options = parent.child(field, "envoy.config.core.v3.Http1ProtocolOptions", {"enable_trailers"});
+  return options.boolean("enable_trailers", false);
+}
+
 HttpConnectionManagerSpec parseHcm(const YAML::Node& node, const std::string& path) {
   Message msg(node, path, kHcmType,
               {"@type", "stat_prefix", "codec_type", "route_config", "http_filters", "generate_request_id",
-               "server_name"});
+               "server_name", "http_protocol_options"});
   msg.require("stat_prefix");
   msg.require("route_config");
   HttpConnectionManagerSpec out;
@@ -407,6 +414,7 @@ HttpConnectionManagerSpec parseHcm(const YAML::Node& node, const std::string& pa
   }
   out.generate_request_id = msg.boolean("generate_request_id", true);
   out.server_name = msg.string("server_name", "envoy");
+  out.http1_enable_trailers = parseHttp1Options(msg, "http_protocol_options");
   Message route_config = msg.child("route_config", "envoy.config.route.v3.RouteConfiguration", {"name", "virtual_hosts"});
   out.route_config_name = route_config.string("name");
   size_t i = 0;
@@ -480,7 +488,7 @@ ListenerSpec parseListener(const YAML::Node& node, const std::string& path) {
 
 ClusterSpec parseCluster(const YAML::Node& node, const std::string& path) {
   Message msg(node, path, "envoy.config.cluster.v3.Cluster",
-              {"name", "type", "connect_timeout", "lb_policy", "load_assignment"});
+              {"name", "type", "connect_timeout", "lb_policy", "load_assignment", "typed_extension_protocol_options"});
   msg.require("name");
   ClusterSpec out;
   out.name = msg.string("name");
@@ -490,6 +498,26 @@ ClusterSpec parseCluster(const YAML::Node& node, const std::string& path) {
     fail(msg.join("lb_policy"), "the dev host supports only ROUND_ROBIN");
   }
   out.connect_timeout_ms = msg.durationMs("connect_timeout", 5000);
+  if (msg.has("typed_extension_protocol_options")) {
+    // A map from extension name to an Any; the dev host knows the upstream HTTP options only.
+    static const std::string kHttpOptions = "envoy.extensions.upstreams.http.v3.HttpProtocolOptions";
+    YAML::Node options = msg.get("typed_extension_protocol_options");
+    std::string options_path = msg.join("typed_extension_protocol_options");
+    if (!options.IsMap()) fail(options_path, "expected a map from extension name to an Any, got " + describeKind(options));
+    for (const auto& entry : options) {
+      std::string name = entry.first.as<std::string>();
+      std::string entry_path = options_path + "." + name;
+      if (name != kHttpOptions) fail(entry_path, "the dev host knows only " + kHttpOptions);
+      std::string type = anyType(entry.second, entry_path);
+      if (type != kHttpOptions) fail(entry_path + ".@type", "expected " + kHttpOptions + ", got " + type);
+      Message http(entry.second, entry_path, kHttpOptions, {"@type", "explicit_http_config"});
+      http.require("explicit_http_config");  // the dev host speaks HTTP/1.1 upstream only
+      Message explicit_config =
+          http.child("explicit_http_config", kHttpOptions + ".ExplicitHttpConfig", {"http_protocol_options"});
+      explicit_config.require("http_protocol_options");
+      out.http1_enable_trailers = parseHttp1Options(explicit_config, "http_protocol_options");
+    }
+  }
   msg.require("load_assignment");
   Message assignment = msg.child("load_assignment", "envoy.config.endpoint.v3.ClusterLoadAssignment", {"cluster_name", "endpoints"});
   size_t i = 0;

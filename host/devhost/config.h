@@ -81,6 +81,7 @@ struct HttpConnectionManagerSpec {
   bool router_present = false;                          // the chain ends with envoy.filters.http.router
   bool generate_request_id = true;
   std::string server_name = "envoy";
+  bool http1_enable_trailers = false;  // http_protocol_options.enable_trailers: else HTTP/1 trailers are dropped
 };
 
 struct ListenerSpec {
@@ -94,6 +95,8 @@ struct ClusterSpec {
   std::string name;
   uint64_t connect_timeout_ms = 5000;
   std::vector<SocketAddressSpec> endpoints;
+  // envoy.extensions.upstreams.http.v3.HttpProtocolOptions explicit_http_config.http_protocol_options.enable_trailers
+  bool http1_enable_trailers = false;
 };
 
 struct BootstrapSpec {

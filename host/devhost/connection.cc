@@ -115,6 +115,7 @@ int ServerConnection::onMessageBegin(http_parser* p) {
   self->headers_done_ = false;
   self->message_complete_ = false;
   self->response_done_ = false;
+  self->request_end_sent_ = false;
   self->pending_body_.clear();
   return 0;
 }
@@ -127,7 +128,10 @@ int ServerConnection::onUrl(http_parser* p, const char* at, size_t len) {
 int ServerConnection::onHeaderField(http_parser* p, const char* at, size_t len) {
   auto* self = static_cast<ServerConnection*>(p->data);
   if (self->in_value_) self->commitHeader();
-  if (self->headers_done_ && !self->trailers_) self->trailers_ = std::make_unique<HeaderMap>();
+  // Trailer fields: kept only with http_protocol_options.enable_trailers, else dropped as Envoy's codec does.
+  if (self->headers_done_ && !self->trailers_ && self->stream_ && self->stream_->chain().spec().http1_enable_trailers) {
+    self->trailers_ = std::make_unique<HeaderMap>();
+  }
   self->field_.append(at, len);
   return 0;
 }
@@ -159,6 +163,7 @@ int ServerConnection::onHeadersComplete(http_parser* p) {
   auto chain = self->listener_.currentChain();
   self->stream_ = std::make_unique<ActiveStream>(self->worker_, chain, *self, self->info_, self->next_stream_id_++,
                                                  self->listener_.spec.per_connection_buffer_limit_bytes);
+  self->request_end_sent_ = !has_body;
   self->stream_->decodeHeaders(std::move(self->headers_), !has_body);
   if (self->closed_ || self->closing_) http_parser_pause(p, 1);
   return 0;
@@ -184,6 +189,7 @@ int ServerConnection::onMessageComplete(http_parser* p) {
   if (!self->stream_ || self->stream_->ended() || !self->request_has_body_) return 0;
   self->flushBody();
   if (!self->stream_ || self->stream_->ended()) return 0;
+  self->request_end_sent_ = true;
   if (self->trailers_) {
     self->stream_->decodeTrailers(std::move(self->trailers_));
   } else {
@@ -223,7 +229,9 @@ void ServerConnection::encodeHeaders(HeaderMap& headers, bool end_stream) {
   if (closed_) return;
   int code = 200;
   if (const std::string* status = headers.get(":status")) code = atoi(status->c_str());
-  if (!keep_alive_ || draining_ || worker_.shutting_down) close_after_response_ = true;
+  // A response that starts before the request has ended closes the HTTP/1 connection (Envoy's HCM sets
+  // drain_state_ Closing and adds connection: close).
+  if (!keep_alive_ || draining_ || worker_.shutting_down || !request_end_sent_) close_after_response_ = true;
   std::string out = "HTTP/1.1 " + std::to_string(code) + " " + reasonPhrase(code) + "\r\n";
   HeaderMap extra;
   chunked_response_ = false;
@@ -263,7 +271,9 @@ void ServerConnection::encodeData(Buffer& data, bool end_stream) {
 
 void ServerConnection::encodeTrailers(HeaderMap& trailers) {
   if (closed_) return;
-  if (chunked_response_) writeChunkedEnd(bufferevent_get_output(bev_), &trailers);
+  // Without enable_trailers Envoy's codec ends the chunked body and drops the trailers.
+  const bool keep = stream_ && stream_->chain().spec().http1_enable_trailers;
+  if (chunked_response_) writeChunkedEnd(bufferevent_get_output(bev_), keep ? &trailers : nullptr);
   checkWatermark();
 }
 
@@ -312,12 +322,9 @@ void ServerConnection::onStreamEnded(bool reset) {
 void ServerConnection::eventCb(bufferevent*, short what, void* arg) {
   auto* self = static_cast<ServerConnection*>(arg);
   if (what & (BEV_EVENT_EOF | BEV_EVENT_ERROR)) {
-    if (self->stream_ && (what & BEV_EVENT_EOF) && !(what & BEV_EVENT_ERROR) && self->message_complete_) {
-      // Half-close after a complete request: Envoy still answers it before closing.
-      bufferevent_disable(self->bev_, EV_READ);
-      self->close_after_response_ = true;
-      return;
-    }
+    // The HTTP connection manager does not enable half-close: Envoy turns a FIN into a remote close
+    // ("remote early close" while reads are disabled after a complete request), which resets the
+    // active stream even if its request was complete.
     self->close();
   }
 }

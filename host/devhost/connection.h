@@ -78,6 +78,7 @@ class ServerConnection : public DownstreamCodec, public DeferredDeletable {
   bool keep_alive_ = true;
   bool head_request_ = false;
   bool request_has_body_ = false;
+  bool request_end_sent_ = false;  // the stream got the request's end of stream (Envoy's remoteDecodeComplete)
   Buffer pending_body_;
   // Response state.
   bool chunked_response_ = false;

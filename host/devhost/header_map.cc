@@ -23,15 +23,12 @@ void HeaderMap::add(std::string_view key, std::string_view value) {
 }
 
 void HeaderMap::set(std::string_view key, std::string_view value) {
+  // Envoy's HeaderMapImpl::setCopy: remove every value of the key, then add the new one, so the
+  // header moves to the end of the map (of the pseudo-header block for a pseudo-header).
   std::string k = lower(key);
-  auto first = std::find_if(entries_.begin(), entries_.end(), [&](const Entry& e) { return e.key == k; });
-  if (first == entries_.end()) {
-    add(k, value);
-    return;
-  }
-  first->value.assign(value);
-  auto rest = std::remove_if(first + 1, entries_.end(), [&](const Entry& e) { return e.key == k; });
-  entries_.erase(rest, entries_.end());
+  std::string v(value);  // value may point into an entry that remove() frees
+  remove(k);
+  add(k, v);
 }
 
 size_t HeaderMap::remove(std::string_view key) {

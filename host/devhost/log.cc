@@ -61,15 +61,13 @@ void Logger::write(Component c, LogLevel l, std::string_view file, uint32_t line
   localtime_r(&now.tv_sec, &tm_now);
   char stamp[32];
   strftime(stamp, sizeof(stamp), "%Y-%m-%d %H:%M:%S", &tm_now);
-  // Envoy prints only the path below the source root; keep the last two path elements.
-  size_t cut = file.rfind('/');
-  if (cut != std::string_view::npos && cut > 0) {
-    size_t second = file.rfind('/', cut - 1);
-    if (second != std::string_view::npos) file = file.substr(second + 1);
-  }
-  std::string out = formatv("[%s.%03ld][%ld][%s][%s] [%.*s:%u] ", stamp, static_cast<long>(now.tv_usec / 1000),
-                            static_cast<long>(syscall(SYS_gettid)), levelName(l), componentName(c),
-                            static_cast<int>(file.size()), file.data(), line);
+  // Envoy's "[%g:%#]" prints the file as given (the dev host's own __FILE__ is already relative to
+  // host/, like Envoy's paths below its source root; a module's log_v2 file is printed untouched). An
+  // empty source location (line 0, e.g. the deprecated envoy_dynamic_module_callback_log) prints as
+  // "[:]", as spdlog does.
+  std::string location = line == 0 ? std::string(":") : formatv("%.*s:%u", static_cast<int>(file.size()), file.data(), line);
+  std::string out = formatv("[%s.%03ld][%ld][%s][%s] [%s] ", stamp, static_cast<long>(now.tv_usec / 1000),
+                            static_cast<long>(syscall(SYS_gettid)), levelName(l), componentName(c), location.c_str());
   out.append(message);
   out.push_back('\n');
   size_t written = 0;

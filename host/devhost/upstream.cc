@@ -197,7 +197,10 @@ int UpstreamConnection::onStatus(http_parser*, const char*, size_t) { return 0; 
 int UpstreamConnection::onHeaderField(http_parser* p, const char* at, size_t len) {
   auto* self = static_cast<UpstreamConnection*>(p->data);
   if (self->in_value_) self->commitHeader();
-  if (self->headers_done_ && !self->trailers_) self->trailers_ = std::make_unique<HeaderMap>();
+  // Trailer fields: kept only with the cluster's enable_trailers, else dropped as Envoy's codec does.
+  if (self->headers_done_ && !self->trailers_ && self->pool_.cluster().spec.http1_enable_trailers) {
+    self->trailers_ = std::make_unique<HeaderMap>();
+  }
   self->field_.append(at, len);
   return 0;
 }
@@ -296,7 +299,9 @@ void UpstreamConnection::encodeData(Buffer& data, bool end_stream) {
 void UpstreamConnection::encodeTrailers(const HeaderMap& trailers) {
   if (closed_) return;
   request_complete_ = true;
-  if (chunked_request_) writeChunkedEnd(bufferevent_get_output(bev_), &trailers);
+  // Without the cluster's enable_trailers Envoy's codec ends the chunked body and drops the trailers.
+  const bool keep = pool_.cluster().spec.http1_enable_trailers;
+  if (chunked_request_) writeChunkedEnd(bufferevent_get_output(bev_), keep ? &trailers : nullptr);
 }
 
 void UpstreamConnection::release() {

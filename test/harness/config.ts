@@ -7,6 +7,7 @@ const MODULE_FILTER_PER_ROUTE =
   'type.googleapis.com/envoy.extensions.filters.http.dynamic_modules.v3.DynamicModuleFilterPerRoute'
 const HCM = 'type.googleapis.com/envoy.extensions.filters.network.http_connection_manager.v3.HttpConnectionManager'
 const ROUTER = 'type.googleapis.com/envoy.extensions.filters.http.router.v3.Router'
+const UPSTREAM_HTTP_OPTIONS = 'envoy.extensions.upstreams.http.v3.HttpProtocolOptions'
 
 /** A filter_config value: an object becomes a Struct (JSON for the module), a string a StringValue. */
 export type FilterConfigValue = Record<string, unknown> | string | { bytes: Buffer }
@@ -46,6 +47,8 @@ export interface BootstrapDef {
   noRouter?: boolean
   listenerName?: string
   bufferLimitBytes?: number
+  /** Http1ProtocolOptions.enable_trailers on the listener's HCM and every cluster (Envoy drops HTTP/1 trailers by default). */
+  http1Trailers?: boolean
 }
 
 export function filterConfigAny(value: FilterConfigValue): Record<string, unknown> {
@@ -111,6 +114,16 @@ export function bootstrap(def: BootstrapDef): Record<string, unknown> {
     name,
     type: 'STATIC',
     connect_timeout: '1s',
+    ...(def.http1Trailers
+      ? {
+          typed_extension_protocol_options: {
+            [UPSTREAM_HTTP_OPTIONS]: {
+              '@type': `type.googleapis.com/${UPSTREAM_HTTP_OPTIONS}`,
+              explicit_http_config: { http_protocol_options: { enable_trailers: true } },
+            },
+          },
+        }
+      : {}),
     load_assignment: {
       cluster_name: name,
       endpoints: [
@@ -134,6 +147,7 @@ export function bootstrap(def: BootstrapDef): Record<string, unknown> {
                   typed_config: {
                     '@type': HCM,
                     stat_prefix: 'ingress',
+                    ...(def.http1Trailers ? { http_protocol_options: { enable_trailers: true } } : {}),
                     route_config: {
                       name: 'local',
                       virtual_hosts: [{ name: 'all', domains: ['*'], routes: (def.routes ?? [{ prefix: '/' }]).map(route) }],

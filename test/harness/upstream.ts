@@ -16,6 +16,11 @@ export interface ReceivedRequest {
 
 export type Handler = (req: ReceivedRequest, res: http.ServerResponse) => void | Promise<void>
 
+export interface UpstreamOptions {
+  /** Called for every piece of a request body as it arrives, before the request is complete. */
+  onBodyChunk?: (req: http.IncomingMessage, chunk: Buffer) => void
+}
+
 export interface Upstream {
   port: number
   requests: ReceivedRequest[]
@@ -27,11 +32,14 @@ export interface Upstream {
 //   /delay/<ms>         answer after a delay
 //   /chunked            a chunked body in three writes, with trailer x-upstream-trailer
 //   /bytes/<n>          n bytes of 'a'
-export async function startUpstream(handler?: Handler): Promise<Upstream> {
+export async function startUpstream(handler?: Handler, options: UpstreamOptions = {}): Promise<Upstream> {
   const requests: ReceivedRequest[] = []
   const server = http.createServer(async (req, res) => {
     const chunks: Buffer[] = []
-    for await (const chunk of req) chunks.push(chunk as Buffer)
+    for await (const chunk of req) {
+      chunks.push(chunk as Buffer)
+      options.onBodyChunk?.(req, chunk as Buffer)
+    }
     const body = Buffer.concat(chunks)
     const received: ReceivedRequest = {
       method: req.method ?? '',

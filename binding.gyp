@@ -1,0 +1,35 @@
+{
+  # libnodevoy: the Envoy dynamic module that embeds Node 18 (Debian's libnode108). node-gyp is run
+  # with --nodedir pointing at libnode's headers (scripts/build-module.sh), so the V8 and N-API
+  # headers match the library we embed, not the Node that runs the build.
+  "variables": {
+    "libnode_prefix%": "<!(bash scripts/setup-libnode.sh)",
+  },
+  "targets": [
+    {
+      "target_name": "nodevoy",
+      "sources": [
+        "host/module/binding.cc",
+        "host/module/envoy_api.cc",
+        "host/module/filter_config.cc",
+        "host/module/hooks.cc",
+        "host/module/isolation.cc",
+        "host/module/log.cc",
+        "host/module/runtime.cc",
+      ],
+      "include_dirs": [
+        "host/abi",
+        "<!(node -p \"require('node-addon-api').include_dir\")",
+      ],
+      "defines": ["NODE_ADDON_API_DISABLE_DEPRECATED", "NAPI_DISABLE_CPP_EXCEPTIONS"],
+      "cflags_cc!": ["-fno-exceptions", "-std=gnu++17"],
+      "cflags_cc": ["-std=gnu++20", "-fexceptions", "-fvisibility=hidden", "-Wall", "-Wextra", "-Wno-unused-parameter"],
+      "ldflags": [
+        "-L<(libnode_prefix)/usr/lib/x86_64-linux-gnu",
+        "-Wl,--version-script=<(module_root_dir)/host/abi/module_exports.map",
+        "-Wl,-rpath,'$$ORIGIN'",
+      ],
+      "libraries": ["-lnode", "-luv"],
+    }
+  ]
+}

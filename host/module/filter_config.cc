@@ -1,0 +1,200 @@
+#include "filter_config.h"
+
+#include <nlohmann/json.hpp>
+
+#include "envoy_api.h"
+#include "log.h"
+
+namespace nodevoy {
+
+namespace {
+std::atomic<uint32_t> g_next_config_id{1};
+std::unique_ptr<WorkerEnv> g_config_env;
+}  // namespace
+
+WorkerEnv* configEnv(std::string* error) {
+  if (!g_config_env) g_config_env = WorkerEnv::create(UINT32_MAX, error);
+  return g_config_env.get();
+}
+
+void destroyConfigEnv() { g_config_env.reset(); }
+
+std::shared_ptr<FilterConfig> FilterConfig::create(nv_config_envoy_ptr config_envoy, const std::string& name,
+                                                   const std::string& json, std::string* error) {
+  std::shared_ptr<FilterConfig> config(new FilterConfig());
+  config->name_ = name;
+  config->id_ = g_next_config_id.fetch_add(1);
+  nlohmann::json parsed;
+  try {
+    parsed = nlohmann::json::parse(json.empty() ? std::string("{}") : json);
+  } catch (const nlohmann::json::exception& e) {
+    *error = std::string("filter_config is not JSON (use a google.protobuf.Struct): ") + e.what();
+    return nullptr;
+  }
+  if (!parsed.is_object()) {
+    *error = "filter_config must be an object: {\"bundle\": \"/path/to/bundle.js\", \"filter\": \"name\", \"config\": {...}}";
+    return nullptr;
+  }
+  for (const auto& [key, value] : parsed.items()) {
+    if (key != "bundle" && key != "filter" && key != "config" && key != "failOpen") {
+      *error = "filter_config." + key + ": unknown field (expected bundle, filter, config, failOpen)";
+      return nullptr;
+    }
+  }
+  if (!parsed.contains("bundle") || !parsed["bundle"].is_string() || parsed["bundle"].get<std::string>().empty()) {
+    *error = "filter_config.bundle: required, the absolute path of the bundle that `nodevoy build` wrote";
+    return nullptr;
+  }
+  config->bundle_path_ = parsed["bundle"].get<std::string>();
+  if (config->bundle_path_[0] != '/') {
+    *error = "filter_config.bundle: must be an absolute path, got \"" + config->bundle_path_ + "\"";
+    return nullptr;
+  }
+  if (parsed.contains("filter")) {
+    if (!parsed["filter"].is_string()) {
+      *error = "filter_config.filter: must be a string, the name given to defineFilter()";
+      return nullptr;
+    }
+    config->filter_name_ = parsed["filter"].get<std::string>();
+  }
+  if (parsed.contains("failOpen")) {
+    if (!parsed["failOpen"].is_boolean()) {
+      *error = "filter_config.failOpen: must be true or false";
+      return nullptr;
+    }
+    config->fail_open_ = parsed["failOpen"].get<bool>();
+  }
+  config->config_json_ = parsed.contains("config") ? parsed["config"].dump() : "{}";
+
+  // Metrics may only be defined now, inside config_new.
+  std::string metric = "nodevoy_filter_errors";
+  size_t metric_id = 0;
+  nv_module_buffer metric_name{metric.data(), metric.size()};
+  if (envoy.http_filter_config_define_counter(config_envoy, metric_name, nullptr, 0, &metric_id) == NV_METRICS_SUCCESS) {
+    config->errors_counter = metric_id;
+  }
+
+  // Validate in the config environment: load the bundle, find the filter, parse its config.
+  WorkerEnv* validation = configEnv(error);
+  if (validation == nullptr) return nullptr;
+  std::string problem;
+  validation->runBlocking([&] {
+    std::unique_ptr<FilterInstance> instance;
+    problem = config->loadInto(*validation, &instance);
+  });
+  if (!problem.empty()) {
+    *error = problem;
+    return nullptr;
+  }
+  // Then in every worker environment, before traffic needs it (a worker busy with streams loads it
+  // at its next hook instead).
+  NodeRuntime& runtime = NodeRuntime::instance();
+  config->instances_.resize(runtime.envCount());
+  for (uint32_t i = 0; i < runtime.envCount(); i++) {
+    WorkerEnv* env = runtime.env(i);
+    std::weak_ptr<FilterConfig> weak = config;
+    env->runSoon([weak, env] {
+      auto self = weak.lock();
+      if (!self) return;
+      std::unique_ptr<FilterInstance> instance;
+      std::string problem = self->loadInto(*env, &instance);
+      if (!problem.empty()) {
+        NV_ERROR("nodevoy: loading filter config '%s' into worker %u failed: %s", self->name_.c_str(), env->index(),
+                 problem.c_str());
+        return;
+      }
+      std::lock_guard<std::mutex> lock(self->mutex_);
+      if (!self->instances_[env->index()]) self->instances_[env->index()] = std::move(instance);
+    });
+  }
+  return config;
+}
+
+std::string FilterConfig::loadInto(WorkerEnv& env, std::unique_ptr<FilterInstance>* out) {
+  v8::Isolate* isolate = env.isolate();
+  v8::HandleScope handle_scope(isolate);
+  v8::Local<v8::Context> context = env.context();
+  v8::TryCatch try_catch(isolate);
+  auto fail = [&](const char* what) {
+    std::string message = what;
+    if (try_catch.HasCaught()) {
+      v8::Local<v8::Value> exception = try_catch.Exception();
+      v8::String::Utf8Value text(isolate, exception);
+      message += *text ? *text : "(exception)";
+    }
+    return message;
+  };
+  v8::Local<v8::Object> runtime = env.runtimeObject();
+  v8::Local<v8::Value> load_fn, instantiate_fn;
+  if (!runtime->Get(context, v8::String::NewFromUtf8Literal(isolate, "load")).ToLocal(&load_fn) ||
+      !runtime->Get(context, v8::String::NewFromUtf8Literal(isolate, "instantiate")).ToLocal(&instantiate_fn)) {
+    return fail("nodevoy runtime is broken: ");
+  }
+  v8::Local<v8::Value> path = v8::String::NewFromUtf8(isolate, bundle_path_.c_str()).ToLocalChecked();
+  v8::Local<v8::Value> exports;
+  if (!load_fn.As<v8::Function>()->Call(context, runtime, 1, &path).ToLocal(&exports)) {
+    return fail(("cannot load bundle " + bundle_path_ + ": ").c_str());
+  }
+  v8::Local<v8::Value> args[] = {
+      exports,
+      v8::String::NewFromUtf8(isolate, filter_name_.c_str()).ToLocalChecked(),
+      v8::String::NewFromUtf8(isolate, config_json_.c_str(), v8::NewStringType::kNormal,
+                              static_cast<int>(config_json_.size())).ToLocalChecked(),
+      v8::Integer::NewFromUnsigned(isolate, id_),
+  };
+  v8::Local<v8::Value> result;
+  if (!instantiate_fn.As<v8::Function>()->Call(context, runtime, 4, args).ToLocal(&result)) {
+    return fail(("filter '" + (filter_name_.empty() ? name_ : filter_name_) + "': ").c_str());
+  }
+  if (!result->IsObject()) return "nodevoy SDK returned no filter instance";
+  v8::Local<v8::Object> object = result.As<v8::Object>();
+  v8::Local<v8::Value> dispatch, hooks;
+  if (!object->Get(context, v8::String::NewFromUtf8Literal(isolate, "dispatch")).ToLocal(&dispatch) ||
+      !dispatch->IsFunction() ||
+      !object->Get(context, v8::String::NewFromUtf8Literal(isolate, "hooks")).ToLocal(&hooks) || !hooks->IsUint32()) {
+    return "the bundle's nodevoy SDK does not match this libnodevoy (instance without dispatch/hooks)";
+  }
+  auto instance = std::make_unique<FilterInstance>();
+  instance->dispatch.Reset(isolate, dispatch.As<v8::Function>());
+  instance->hooks = hooks.As<v8::Uint32>()->Value();
+  *out = std::move(instance);
+  return "";
+}
+
+FilterInstance* FilterConfig::instanceFor(WorkerEnv& env) {
+  {
+    std::lock_guard<std::mutex> lock(mutex_);
+    if (env.index() < instances_.size() && instances_[env.index()]) return instances_[env.index()].get();
+  }
+  // Not loaded yet (the worker was busy when the config arrived): load it now; the worker holds the
+  // isolate, so this runs inline.
+  std::unique_ptr<FilterInstance> instance;
+  std::string problem = loadInto(env, &instance);
+  if (!problem.empty()) {
+    NV_ERROR("nodevoy: loading filter config '%s' into worker %u failed: %s", name_.c_str(), env.index(), problem.c_str());
+    return nullptr;
+  }
+  std::lock_guard<std::mutex> lock(mutex_);
+  if (instances_.size() <= env.index()) instances_.resize(env.index() + 1);
+  if (!instances_[env.index()]) instances_[env.index()] = std::move(instance);
+  return instances_[env.index()].get();
+}
+
+void FilterConfig::unload() {
+  NodeRuntime& runtime = NodeRuntime::instance();
+  std::vector<std::unique_ptr<FilterInstance>> instances;
+  {
+    std::lock_guard<std::mutex> lock(mutex_);
+    instances.swap(instances_);
+  }
+  for (uint32_t i = 0; i < instances.size() && i < runtime.envCount(); i++) {
+    if (!instances[i]) continue;
+    FilterInstance* raw = instances[i].release();
+    // JS handles must be released with the isolate locked.
+    runtime.env(i)->runOrQueue([raw] { delete raw; });
+  }
+}
+
+FilterConfig::~FilterConfig() = default;
+
+}  // namespace nodevoy

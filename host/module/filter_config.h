@@ -1,0 +1,51 @@
+// A nodevoy filter config (the ABI's config_module_ptr): which bundle, which filter in it, that
+// filter's own config, and the filter instantiated in every Node environment.
+#pragma once
+
+#include <memory>
+#include <mutex>
+#include <string>
+#include <vector>
+
+#include "runtime.h"
+
+namespace nodevoy {
+
+class FilterConfig : public std::enable_shared_from_this<FilterConfig> {
+ public:
+  // Main thread: parses filter_config JSON ({"bundle", "filter", "config", "failOpen"}), validates it by
+  // instantiating the filter in the config environment, then in every worker environment.
+  static std::shared_ptr<FilterConfig> create(nv_config_envoy_ptr config_envoy, const std::string& name,
+                                              const std::string& json, std::string* error);
+  ~FilterConfig();
+
+  // Worker thread: this config's instance in env, loading it now if the environment has not yet.
+  FilterInstance* instanceFor(WorkerEnv& env);
+  // Main thread: drops the JS instances (config destroy).
+  void unload();
+
+  const std::string& name() const { return name_; }
+  const std::string& filterName() const { return filter_name_; }
+  bool failOpen() const { return fail_open_; }
+  uint32_t id() const { return id_; }
+  size_t errors_counter = 0;  // metric id (1-based) for hook failures, 0 when not defined
+
+ private:
+  FilterConfig() = default;
+  // Lock holder of env: loads the bundle and instantiates the filter; empty string on success.
+  std::string loadInto(WorkerEnv& env, std::unique_ptr<FilterInstance>* out);
+
+  std::string name_;         // Envoy's filter_name
+  std::string bundle_path_;
+  std::string filter_name_;  // the filter in the bundle ("" = the only one)
+  std::string config_json_;  // the filter's own config, as JSON
+  bool fail_open_ = false;
+  uint32_t id_ = 0;
+  std::mutex mutex_;  // guards instances_ between the main thread and workers
+  std::vector<std::unique_ptr<FilterInstance>> instances_;  // by worker env index
+};
+
+// The environment used on the main thread to validate configs before workers see them.
+WorkerEnv* configEnv(std::string* error);
+
+}  // namespace nodevoy

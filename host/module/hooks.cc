@@ -1,0 +1,386 @@
+// The Envoy dynamic-module hooks libnodevoy exports. Every entry is noexcept and catches
+// everything: no exception crosses extern "C", and a failure fails the request closed (or open, if
+// configured), never the proxy.
+#include <cinttypes>
+#include <cstdio>
+
+#include "envoy_api.h"
+#include "filter_config.h"
+#include "isolation.h"
+#include "log.h"
+#include "runtime.h"
+
+#define NV_EXPORT extern "C" __attribute__((visibility("default")))
+
+using namespace nodevoy;
+
+namespace nodevoy {
+void destroyConfigEnv();
+}
+
+namespace {
+
+const char* hookName(int kind) {
+  switch (kind) {
+    case kRequestHeaders: return "onRequestHeaders";
+    case kRequestBody: return "onRequestBody";
+    case kRequestTrailers: return "onRequestTrailers";
+    case kResponseHeaders: return "onResponseHeaders";
+    case kResponseBody: return "onResponseBody";
+    case kResponseTrailers: return "onResponseTrailers";
+    case kStreamComplete: return "onStreamComplete";
+  }
+  return "hook";
+}
+
+bool isRequestKind(int kind) { return kind == kRequestHeaders || kind == kRequestBody || kind == kRequestTrailers; }
+
+bool implements(const StreamRecord* record, int kind) {
+  return record->instance != nullptr && (record->instance->hooks & (1u << kind)) != 0;
+}
+
+// Worker thread. Calls the SDK's dispatch for one hook; returns its result (status, or kResult*).
+int runHook(StreamRecord* record, int kind, bool end_of_stream) {
+  WorkerEnv& env = *record->env;
+  env.enterFromWorker();
+  int result = kResultError;
+  record->running_kind = kind;
+  record->result_ready = false;
+  {
+    v8::Isolate* isolate = env.isolate();
+    v8::HandleScope handle_scope(isolate);
+    v8::Local<v8::Context> context = env.context();
+    v8::Local<v8::Value> args[] = {v8::Integer::New(isolate, kind), v8::Number::New(isolate, record->token()),
+                                   v8::Boolean::New(isolate, end_of_stream)};
+    v8::TryCatch try_catch(isolate);
+    v8::Local<v8::Value> value;
+    if (record->instance->dispatch.Get(isolate)->Call(context, v8::Undefined(isolate), 3, args).ToLocal(&value)) {
+      result = value->Int32Value(context).FromMaybe(kResultError);
+    } else {
+      v8::String::Utf8Value message(isolate, try_catch.Exception());
+      NV_ERROR("nodevoy: filter '%s' %s failed on stream %" PRIu64 ": %s", record->config->name().c_str(),
+               hookName(kind), record->stream_id, *message ? *message : "(no message)");
+      if (isolate->IsExecutionTerminating()) isolate->CancelTerminateExecution();
+    }
+  }
+  env.leaveFromWorker();  // nextTicks and microtasks run here; an async hook may settle now
+  record->running_kind = 0;
+  if (result == kResultPending && record->result_ready) {
+    record->result_ready = false;
+    result = record->result;
+  }
+  return result;
+}
+
+// The filter failed: 500 (fail closed) or carry on (fail open). Returns true when it answered.
+bool failStream(StreamRecord* record) {
+  if (record->config->errors_counter != 0) {
+    envoy.http_filter_increment_counter(record->filter_envoy, record->config->errors_counter, nullptr, 0, 1);
+  }
+  if (record->config->failOpen() || record->replied) return record->replied;
+  record->replied = true;
+  static const char kDetails[] = "nodevoy_filter_error";
+  envoy.http_send_response(record->filter_envoy, 500, nullptr, 0, nv_module_buffer{nullptr, 0},
+                           nv_module_buffer{kDetails, sizeof(kDetails) - 1});
+  return true;
+}
+
+// The hook is waiting on a promise: remember it and make sure we can be woken.
+void goPending(StreamRecord* record, int kind) {
+  record->pending_kind = kind;
+  if (record->scheduler == nullptr) record->scheduler = envoy.http_filter_scheduler_new(record->filter_envoy);
+  record->env->addWaiting(record);
+}
+
+nv_headers_status headersStatus(StreamRecord* record, int kind, int result) {
+  if (result >= 0) {
+    if (result == NV_HEADERS_STOP_ITERATION) goPending(record, kind);  // the filter continues later
+    return static_cast<nv_headers_status>(result);
+  }
+  if (result == kResultPending) {
+    goPending(record, kind);
+    // Hold body and trailers too, with flow control, until the hook settles.
+    return NV_HEADERS_STOP_ALL_ITERATION_AND_WATERMARK;
+  }
+  if (result == kResultReplied) return NV_HEADERS_STOP_ITERATION;
+  return failStream(record) ? NV_HEADERS_STOP_ITERATION : NV_HEADERS_CONTINUE;
+}
+
+nv_body_status bodyStatus(StreamRecord* record, int kind, int result) {
+  if (result >= 0) return static_cast<nv_body_status>(result);
+  if (result == kResultPending) {
+    goPending(record, kind);
+    return NV_BODY_STOP_ITERATION_AND_WATERMARK;
+  }
+  if (result == kResultReplied) return NV_BODY_STOP_ITERATION_NO_BUFFER;
+  return failStream(record) ? NV_BODY_STOP_ITERATION_NO_BUFFER : NV_BODY_CONTINUE;
+}
+
+nv_trailers_status trailersStatus(StreamRecord* record, int kind, int result) {
+  if (result >= 0) return static_cast<nv_trailers_status>(result);
+  if (result == kResultPending) {
+    goPending(record, kind);
+    return NV_TRAILERS_STOP_ITERATION;
+  }
+  if (result == kResultReplied) return NV_TRAILERS_STOP_ITERATION;
+  return failStream(record) ? NV_TRAILERS_STOP_ITERATION : NV_TRAILERS_CONTINUE;
+}
+
+// Worker thread, from on_http_filter_scheduled: an async hook settled; carry on accordingly.
+void applySettled(StreamRecord* record) {
+  int kind = record->pending_kind;
+  int result = record->result;
+  record->pending_kind = 0;
+  record->result_ready = false;
+  record->env->removeWaiting(record);
+  if (result == kResultError) {
+    if (failStream(record)) return;
+  } else if (result == kResultReplied || record->replied) {
+    return;
+  } else if (result == NV_HEADERS_STOP_ITERATION && (kind == kRequestHeaders || kind == kResponseHeaders)) {
+    goPending(record, kind);  // still stopped: the filter will continue itself
+    return;
+  }
+  if (isRequestKind(kind)) {
+    envoy.http_filter_continue_decoding(record->filter_envoy);
+  } else {
+    envoy.http_filter_continue_encoding(record->filter_envoy);
+  }
+}
+
+}  // namespace
+
+// ---- Program and config (main thread) ------------------------------------------------------------
+
+NV_EXPORT const char* envoy_dynamic_module_on_program_init() noexcept {
+  try {
+    std::string missing;
+    if (!resolveEnvoyApi(&missing)) {
+      fprintf(stderr, "nodevoy: the host process does not export %s; this Envoy is too old for libnodevoy (needs v1.38+)\n",
+              missing.c_str());
+      return nullptr;
+    }
+    std::string problem;
+    if (!checkSymbolIsolation(&problem)) {
+      NV_ERROR("nodevoy: refusing to load: %s", problem.c_str());
+      return nullptr;
+    }
+    std::string error;
+    if (!NodeRuntime::instance().initialize(&error)) {
+      NV_ERROR("nodevoy: %s", error.c_str());
+      return nullptr;
+    }
+    return NV_ABI_VERSION_V1_40;
+  } catch (const std::exception& e) {
+    fprintf(stderr, "nodevoy: program init failed: %s\n", e.what());
+    return nullptr;
+  } catch (...) {
+    return nullptr;
+  }
+}
+
+NV_EXPORT nv_config_module_ptr envoy_dynamic_module_on_http_filter_config_new(nv_config_envoy_ptr config_envoy,
+                                                                              nv_envoy_buffer name,
+                                                                              nv_envoy_buffer config) noexcept {
+  std::string filter_name(name.ptr ? name.ptr : "", name.length);
+  try {
+    NodeRuntime& runtime = NodeRuntime::instance();
+    std::string error;
+    uint32_t workers = envoy.get_concurrency();
+    if (!runtime.ensureEnvs(workers == 0 ? 1 : workers, &error)) {
+      NV_ERROR("nodevoy: filter config '%s' refused: %s", filter_name.c_str(), error.c_str());
+      return nullptr;
+    }
+    auto created = FilterConfig::create(config_envoy, filter_name, std::string(config.ptr ? config.ptr : "", config.length),
+                                        &error);
+    if (!created) {
+      NV_ERROR("nodevoy: filter config '%s' refused: %s", filter_name.c_str(), error.c_str());
+      return nullptr;
+    }
+    runtime.live_configs++;
+    NV_INFO("nodevoy: filter config '%s' ready on %u workers", filter_name.c_str(), runtime.envCount());
+    return new std::shared_ptr<FilterConfig>(std::move(created));
+  } catch (const std::exception& e) {
+    NV_ERROR("nodevoy: filter config '%s' refused: %s", filter_name.c_str(), e.what());
+    return nullptr;
+  } catch (...) {
+    NV_ERROR("nodevoy: filter config '%s' refused: unexpected error", filter_name.c_str());
+    return nullptr;
+  }
+}
+
+NV_EXPORT void envoy_dynamic_module_on_http_filter_config_destroy(nv_config_module_ptr config_module) noexcept {
+  try {
+    auto* holder = static_cast<std::shared_ptr<FilterConfig>*>(const_cast<void*>(config_module));
+    (*holder)->unload();
+    delete holder;
+    NodeRuntime& runtime = NodeRuntime::instance();
+    if (--runtime.live_configs == 0) {
+      // No config left: free the environments (V8 itself stays initialised for the process).
+      runtime.destroyEnvs();
+      destroyConfigEnv();
+    }
+  } catch (...) {
+    NV_ERROR("nodevoy: config destroy failed");
+  }
+}
+
+NV_EXPORT nv_route_config_module_ptr envoy_dynamic_module_on_http_filter_per_route_config_new(
+    nv_envoy_buffer name, nv_envoy_buffer config) noexcept {
+  NV_ERROR("nodevoy: per-route config is not supported yet; use a separate filter config per route");
+  return nullptr;
+}
+
+NV_EXPORT void envoy_dynamic_module_on_http_filter_per_route_config_destroy(nv_route_config_module_ptr) noexcept {}
+
+// ---- Streams (worker thread) -----------------------------------------------------------------------
+
+NV_EXPORT nv_filter_module_ptr envoy_dynamic_module_on_http_filter_new(nv_config_module_ptr config_module,
+                                                                       nv_filter_envoy_ptr filter_envoy) noexcept {
+  try {
+    auto& config = *static_cast<const std::shared_ptr<FilterConfig>*>(config_module);
+    uint32_t index = envoy.http_filter_get_worker_index(filter_envoy);
+    WorkerEnv* env = NodeRuntime::instance().env(index);
+    if (env == nullptr) {
+      NV_ERROR("nodevoy: no Node environment for worker %u (concurrency changed?)", index);
+      return nullptr;
+    }
+    if (!env->adopt()) return nullptr;
+    FilterInstance* instance = nullptr;
+    {
+      env->enterFromWorker();
+      instance = config->instanceFor(*env);
+      env->leaveFromWorker();
+    }
+    if (instance == nullptr) return nullptr;
+    return env->newStream(config, instance, filter_envoy);
+  } catch (...) {
+    NV_ERROR("nodevoy: creating the stream failed");
+    return nullptr;
+  }
+}
+
+NV_EXPORT nv_headers_status envoy_dynamic_module_on_http_filter_request_headers(nv_filter_envoy_ptr,
+                                                                                nv_filter_module_ptr fm,
+                                                                                bool end_of_stream) noexcept {
+  auto* record = static_cast<StreamRecord*>(const_cast<void*>(fm));
+  if (!implements(record, kRequestHeaders)) return NV_HEADERS_CONTINUE;
+  try {
+    return headersStatus(record, kRequestHeaders, runHook(record, kRequestHeaders, end_of_stream));
+  } catch (...) {
+    return failStream(record) ? NV_HEADERS_STOP_ITERATION : NV_HEADERS_CONTINUE;
+  }
+}
+
+NV_EXPORT nv_body_status envoy_dynamic_module_on_http_filter_request_body(nv_filter_envoy_ptr, nv_filter_module_ptr fm,
+                                                                          bool end_of_stream) noexcept {
+  auto* record = static_cast<StreamRecord*>(const_cast<void*>(fm));
+  if (!implements(record, kRequestBody)) return NV_BODY_CONTINUE;
+  try {
+    return bodyStatus(record, kRequestBody, runHook(record, kRequestBody, end_of_stream));
+  } catch (...) {
+    return failStream(record) ? NV_BODY_STOP_ITERATION_NO_BUFFER : NV_BODY_CONTINUE;
+  }
+}
+
+NV_EXPORT nv_trailers_status envoy_dynamic_module_on_http_filter_request_trailers(nv_filter_envoy_ptr,
+                                                                                  nv_filter_module_ptr fm) noexcept {
+  auto* record = static_cast<StreamRecord*>(const_cast<void*>(fm));
+  if (!implements(record, kRequestTrailers)) return NV_TRAILERS_CONTINUE;
+  try {
+    return trailersStatus(record, kRequestTrailers, runHook(record, kRequestTrailers, true));
+  } catch (...) {
+    return failStream(record) ? NV_TRAILERS_STOP_ITERATION : NV_TRAILERS_CONTINUE;
+  }
+}
+
+NV_EXPORT nv_headers_status envoy_dynamic_module_on_http_filter_response_headers(nv_filter_envoy_ptr,
+                                                                                 nv_filter_module_ptr fm,
+                                                                                 bool end_of_stream) noexcept {
+  auto* record = static_cast<StreamRecord*>(const_cast<void*>(fm));
+  if (!implements(record, kResponseHeaders)) return NV_HEADERS_CONTINUE;
+  try {
+    return headersStatus(record, kResponseHeaders, runHook(record, kResponseHeaders, end_of_stream));
+  } catch (...) {
+    return failStream(record) ? NV_HEADERS_STOP_ITERATION : NV_HEADERS_CONTINUE;
+  }
+}
+
+NV_EXPORT nv_body_status envoy_dynamic_module_on_http_filter_response_body(nv_filter_envoy_ptr, nv_filter_module_ptr fm,
+                                                                           bool end_of_stream) noexcept {
+  auto* record = static_cast<StreamRecord*>(const_cast<void*>(fm));
+  if (!implements(record, kResponseBody)) return NV_BODY_CONTINUE;
+  try {
+    return bodyStatus(record, kResponseBody, runHook(record, kResponseBody, end_of_stream));
+  } catch (...) {
+    return failStream(record) ? NV_BODY_STOP_ITERATION_NO_BUFFER : NV_BODY_CONTINUE;
+  }
+}
+
+NV_EXPORT nv_trailers_status envoy_dynamic_module_on_http_filter_response_trailers(nv_filter_envoy_ptr,
+                                                                                   nv_filter_module_ptr fm) noexcept {
+  auto* record = static_cast<StreamRecord*>(const_cast<void*>(fm));
+  if (!implements(record, kResponseTrailers)) return NV_TRAILERS_CONTINUE;
+  try {
+    return trailersStatus(record, kResponseTrailers, runHook(record, kResponseTrailers, true));
+  } catch (...) {
+    return failStream(record) ? NV_TRAILERS_STOP_ITERATION : NV_TRAILERS_CONTINUE;
+  }
+}
+
+NV_EXPORT void envoy_dynamic_module_on_http_filter_stream_complete(nv_filter_envoy_ptr, nv_filter_module_ptr fm) noexcept {
+  auto* record = static_cast<StreamRecord*>(const_cast<void*>(fm));
+  if (!implements(record, kStreamComplete)) return;
+  try {
+    runHook(record, kStreamComplete, true);
+  } catch (...) {
+  }
+}
+
+NV_EXPORT void envoy_dynamic_module_on_http_filter_destroy(nv_filter_module_ptr fm) noexcept {
+  auto* record = static_cast<StreamRecord*>(const_cast<void*>(fm));
+  try {
+    record->env->destroyStream(record);
+  } catch (...) {
+  }
+}
+
+NV_EXPORT void envoy_dynamic_module_on_http_filter_scheduled(nv_filter_envoy_ptr, nv_filter_module_ptr fm,
+                                                             uint64_t event_id) noexcept {
+  auto* record = static_cast<StreamRecord*>(const_cast<void*>(fm));
+  try {
+    WorkerEnv& env = *record->env;
+    if (event_id == kEventPump) {
+      env.enterFromWorker();
+      {
+        v8::HandleScope handle_scope(env.isolate());
+        env.pumpFromWorker();
+      }
+      env.leaveFromWorker();
+    } else if (event_id == kEventResume) {
+      record->resume_posted = false;
+    }
+    if (record->pending_kind != 0 && record->result_ready) applySettled(record);
+  } catch (...) {
+    NV_ERROR("nodevoy: scheduled event failed");
+  }
+}
+
+// Callouts are not started by libnodevoy yet; their hooks are required exports.
+NV_EXPORT void envoy_dynamic_module_on_http_filter_http_callout_done(nv_filter_envoy_ptr, nv_filter_module_ptr, uint64_t,
+                                                                     nv_http_callout_result, nv_envoy_header*, size_t,
+                                                                     nv_envoy_buffer*, size_t) noexcept {}
+NV_EXPORT void envoy_dynamic_module_on_http_filter_http_stream_headers(nv_filter_envoy_ptr, nv_filter_module_ptr, uint64_t,
+                                                                       nv_envoy_header*, size_t, bool) noexcept {}
+NV_EXPORT void envoy_dynamic_module_on_http_filter_http_stream_data(nv_filter_envoy_ptr, nv_filter_module_ptr, uint64_t,
+                                                                    const nv_envoy_buffer*, size_t, bool) noexcept {}
+NV_EXPORT void envoy_dynamic_module_on_http_filter_http_stream_trailers(nv_filter_envoy_ptr, nv_filter_module_ptr,
+                                                                        uint64_t, nv_envoy_header*, size_t) noexcept {}
+NV_EXPORT void envoy_dynamic_module_on_http_filter_http_stream_complete(nv_filter_envoy_ptr, nv_filter_module_ptr,
+                                                                        uint64_t) noexcept {}
+NV_EXPORT void envoy_dynamic_module_on_http_filter_http_stream_reset(nv_filter_envoy_ptr, nv_filter_module_ptr, uint64_t,
+                                                                     nv_http_stream_reset_reason) noexcept {}
+NV_EXPORT void envoy_dynamic_module_on_http_filter_downstream_above_write_buffer_high_watermark(
+    nv_filter_envoy_ptr, nv_filter_module_ptr) noexcept {}
+NV_EXPORT void envoy_dynamic_module_on_http_filter_downstream_below_write_buffer_low_watermark(
+    nv_filter_envoy_ptr, nv_filter_module_ptr) noexcept {}

@@ -1,0 +1,535 @@
+#include "runtime.h"
+
+#include <poll.h>
+#include <sys/eventfd.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "envoy_api.h"
+#include "log.h"
+
+namespace nodevoy {
+
+namespace {
+
+// Runs as the environment's main script (with `require` and `process` in scope): wires the native
+// binding, makes nextTick observable to the native side, keeps errors outside hooks non-fatal, and
+// finds and instantiates filters in loaded bundles.
+constexpr const char* kBootstrap = R"JS(
+const binding = process._linkedBinding('nodevoy');
+const Module = require('module');
+const tickFlag = new Int32Array(1);
+const nextTick = process.nextTick;
+process.nextTick = function (...args) { tickFlag[0] = 1; return nextTick.apply(this, args); };
+const runTicks = process._tickCallback;
+const processTicks = () => { tickFlag[0] = 0; runTicks(); };
+process.on('uncaughtException', (err, origin) => {
+  binding.log(4, `nodevoy: uncaught exception outside a hook (${origin}): ${err && err.stack ? err.stack : String(err)}`);
+});
+process.on('unhandledRejection', (reason) => {
+  binding.log(4, `nodevoy: unhandled promise rejection: ${reason && reason.stack ? reason.stack : String(reason)}`);
+});
+const brand = Symbol.for('nodevoy.filter.v1');
+function findFilter(exports, name) {
+  const found = new Map();
+  const consider = (value) => {
+    if (value && (typeof value === 'object' || typeof value === 'function') && value[brand]) found.set(value[brand].name, value);
+  };
+  consider(exports);
+  if (exports && typeof exports === 'object') for (const key of Object.keys(exports)) consider(exports[key]);
+  if (name === '' && found.size === 1) return [...found.values()][0];
+  const def = found.get(name);
+  if (!def) {
+    const names = [...found.keys()].map((n) => JSON.stringify(n)).join(', ');
+    throw new Error(`the bundle has no filter named ${JSON.stringify(name)} (filters found: ${names || 'none; export a defineFilter() result'})`);
+  }
+  return def;
+}
+binding.setup({
+  tickFlag,
+  processTicks,
+  load(path) {
+    return Module.createRequire(path)(path);
+  },
+  instantiate(exports, name, configJson, filterId) {
+    return findFilter(exports, name)[brand].instantiate(binding, configJson, filterId);
+  },
+});
+)JS";
+
+int64_t nowMs() {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return static_cast<int64_t>(ts.tv_sec) * 1000 + ts.tv_nsec / 1000000;
+}
+
+}  // namespace
+
+void registerBinding(node::Environment* env, WorkerEnv* worker_env);  // binding.cc
+
+// ---- NodeRuntime ---------------------------------------------------------------------------------
+
+NodeRuntime& NodeRuntime::instance() {
+  static NodeRuntime* runtime = new NodeRuntime();  // process lifetime; V8 cannot be re-initialised
+  return *runtime;
+}
+
+bool NodeRuntime::initialize(std::string* error) {
+  if (initialized_) return true;
+  using namespace node::ProcessInitializationFlags;
+  std::vector<std::string> argv = {"envoy", "--unhandled-rejections=warn", "--no-warnings"};
+  init_ = node::InitializeOncePerProcess(
+      argv, static_cast<node::ProcessInitializationFlags::Flags>(
+                kNoInitializeV8 | kNoInitializeNodeV8Platform | kNoStdioInitialization | kNoDefaultSignalHandling |
+                kDisableNodeOptionsEnv | kNoAdjustResourceLimits | kNoUseLargePages | kNoPrintHelpOrVersionOutput));
+  if (!init_ || init_->early_return() || !init_->errors().empty()) {
+    *error = "Node initialisation failed";
+    if (init_) {
+      for (const auto& e : init_->errors()) *error += ": " + e;
+    }
+    return false;
+  }
+  args_ = init_->args();
+  exec_args_ = init_->exec_args();
+  platform_ = node::MultiIsolatePlatform::Create(2);
+  v8::V8::InitializePlatform(platform_.get());
+  v8::V8::Initialize();
+  initialized_ = true;
+  return true;
+}
+
+bool NodeRuntime::ensureEnvs(uint32_t count, std::string* error) {
+  while (envs_.size() < count) {
+    auto env = WorkerEnv::create(static_cast<uint32_t>(envs_.size()), error);
+    if (!env) return false;
+    envs_.push_back(std::move(env));
+  }
+  return true;
+}
+
+WorkerEnv* NodeRuntime::env(uint32_t worker_index) {
+  return worker_index < envs_.size() ? envs_[worker_index].get() : nullptr;
+}
+
+void NodeRuntime::destroyEnvs() { envs_.clear(); }
+
+// ---- WorkerEnv: creation and teardown --------------------------------------------------------------
+
+std::unique_ptr<WorkerEnv> WorkerEnv::create(uint32_t index, std::string* error) {
+  NodeRuntime& runtime = NodeRuntime::instance();
+  std::unique_ptr<WorkerEnv> self(new WorkerEnv(index));
+  std::vector<std::string> errors;
+  auto flags = static_cast<node::EnvironmentFlags::Flags>(node::EnvironmentFlags::kNoCreateInspector |
+                                                           node::EnvironmentFlags::kNoGlobalSearchPaths);
+  self->setup_ = node::CommonEnvironmentSetup::Create(runtime.platform(), &errors, runtime.args(), runtime.execArgs(),
+                                                      flags, node::AllocateEnvironmentThreadId());
+  if (!self->setup_) {
+    *error = "cannot create a Node environment";
+    for (const auto& e : errors) *error += ": " + e;
+    return nullptr;
+  }
+  self->isolate_ = self->setup_->isolate();
+  self->loop_ = self->setup_->event_loop();
+  {
+    v8::Locker locker(self->isolate_);
+    v8::Isolate::Scope isolate_scope(self->isolate_);
+    v8::HandleScope handle_scope(self->isolate_);
+    v8::Local<v8::Context> context = self->setup_->context();
+    v8::Context::Scope context_scope(context);
+    self->context_.Reset(self->isolate_, context);
+    node::Environment* env = self->setup_->env();
+    node::SetProcessExitHandler(env, [](node::Environment*, int code) {
+      NV_ERROR("nodevoy: filter code called process.exit(%d); ignored (a filter cannot stop the proxy)", code);
+    });
+    registerBinding(env, self.get());
+    v8::TryCatch try_catch(self->isolate_);
+    if (node::LoadEnvironment(env, kBootstrap).IsEmpty() || self->runtime_.IsEmpty()) {
+      v8::String::Utf8Value message(self->isolate_, try_catch.Exception());
+      *error = std::string("the nodevoy bootstrap failed in the Node environment: ") + (*message ? *message : "?");
+      return nullptr;
+    }
+    self->drainTicksAndMicrotasks();
+  }
+  self->poke_fd_ = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+  self->startPoller();
+  NV_DEBUG("nodevoy: Node environment %u ready", index);
+  return self;
+}
+
+WorkerEnv::~WorkerEnv() {
+  stopPoller();
+  if (poke_fd_ >= 0) close(poke_fd_);
+  if (!setup_) return;
+  if (worker_locker_ != nullptr) {
+    // The worker still holds the isolate (it never went idle): its thread is gone, so the lock can
+    // never be taken again. Leave the environment to the process exit.
+    NV_WARN("nodevoy: Node environment %u is still held by its worker; not freeing it", index_);
+    (void)setup_.release();
+    return;
+  }
+  {
+    v8::Locker locker(isolate_);
+    v8::Isolate::Scope isolate_scope(isolate_);
+    v8::HandleScope handle_scope(isolate_);
+    records_.clear();
+    runtime_.Reset();
+    process_ticks_.Reset();
+    tick_flag_.Reset();
+    context_.Reset();
+    node::Stop(setup_->env());
+  }
+  setup_.reset();
+}
+
+void WorkerEnv::setTickHooks(v8::Local<v8::Function> process_ticks, v8::Local<v8::Int32Array> tick_flag) {
+  process_ticks_.Reset(isolate_, process_ticks);
+  tick_flag_.Reset(isolate_, tick_flag);
+  tick_flag_data_ = reinterpret_cast<int32_t*>(static_cast<char*>(tick_flag->Buffer()->Data()) + tick_flag->ByteOffset());
+}
+
+void WorkerEnv::drainTicksAndMicrotasks() {
+  v8::HandleScope handle_scope(isolate_);
+  // Node's order: nextTick queue, then microtasks, until both are empty.
+  for (int round = 0; round < 1000; round++) {
+    if (tick_flag_data_ != nullptr && tick_flag_data_[0] != 0 && !process_ticks_.IsEmpty()) {
+      v8::Local<v8::Function> fn = process_ticks_.Get(isolate_);
+      v8::TryCatch try_catch(isolate_);
+      if (fn->Call(context(), v8::Undefined(isolate_), 0, nullptr).IsEmpty()) {
+        // processTicks threw: an uncaught exception handler already logged it.
+      }
+      continue;  // ticks may queue microtasks and more ticks
+    }
+    isolate_->PerformMicrotaskCheckpoint();
+    if (tick_flag_data_ == nullptr || tick_flag_data_[0] == 0) return;
+  }
+}
+
+// ---- Streams ----------------------------------------------------------------------------------------
+
+bool WorkerEnv::adopt() {
+  if (adopted_) {
+    if (pthread_equal(pthread_self(), worker_thread_)) return true;
+    NV_ERROR("nodevoy: worker index %u seen on two threads; refusing the stream", index_);
+    return false;
+  }
+  adopted_ = true;
+  worker_thread_ = pthread_self();
+  return true;
+}
+
+StreamRecord* WorkerEnv::newStream(std::shared_ptr<FilterConfig> config, FilterInstance* instance,
+                                   nv_filter_envoy_ptr fe) {
+  StreamRecord* record;
+  if (!free_slots_.empty()) {
+    record = &records_[free_slots_.back()];
+    free_slots_.pop_back();
+  } else {
+    if (records_.size() >= StreamRecord::kMaxStreams) {
+      NV_ERROR("nodevoy: more than %u concurrent streams on worker %u; refusing the stream", StreamRecord::kMaxStreams, index_);
+      return nullptr;
+    }
+    records_.emplace_back();
+    record = &records_.back();
+    record->slot = static_cast<uint32_t>(records_.size() - 1);
+  }
+  record->env = this;
+  record->config = std::move(config);
+  record->instance = instance;
+  record->filter_envoy = fe;
+  record->generation = record->generation == UINT32_MAX ? 1 : record->generation + 1;
+  record->alive = true;
+  liveness_[record->slot] = record->generation;
+  record->stream_id = stream_ids.fetch_add(1) + 1;
+  record->scheduler = nullptr;
+  record->running_kind = record->pending_kind = 0;
+  record->result_ready = record->replied = record->resume_posted = false;
+  record->result = 0;
+  record->crossings = record->bytes_copied = 0;
+  live_streams_++;
+  return record;
+}
+
+void WorkerEnv::destroyStream(StreamRecord* record) {
+  if (record->pending_kind != 0) removeWaiting(record);
+  if (record->scheduler != nullptr) {
+    std::lock_guard<std::mutex> lock(state_mutex_);  // the poller may be about to commit through it
+    envoy.http_filter_scheduler_delete(record->scheduler);
+    record->scheduler = nullptr;
+  }
+  record->alive = false;
+  liveness_[record->slot] = 0;
+  record->filter_envoy = nullptr;
+  record->config.reset();
+  record->instance = nullptr;
+  free_slots_.push_back(record->slot);
+  live_streams_--;
+  if (live_streams_ == 0 && worker_locker_ != nullptr) releaseFromWorker();
+}
+
+StreamRecord* WorkerEnv::lookup(double token) {
+  if (!(token >= 0)) return nullptr;
+  uint64_t value = static_cast<uint64_t>(token);
+  uint32_t slot = static_cast<uint32_t>(value % StreamRecord::kMaxStreams);
+  uint32_t generation = static_cast<uint32_t>(value / StreamRecord::kMaxStreams);
+  if (slot >= records_.size()) return nullptr;
+  StreamRecord* record = &records_[slot];
+  if (!record->alive || record->generation != generation) return nullptr;
+  return record;
+}
+
+void WorkerEnv::addWaiting(StreamRecord* record) {
+  std::lock_guard<std::mutex> lock(state_mutex_);
+  waiting_.insert(record);
+}
+
+void WorkerEnv::removeWaiting(StreamRecord* record) {
+  std::lock_guard<std::mutex> lock(state_mutex_);
+  waiting_.erase(record);
+}
+
+// ---- Locking ---------------------------------------------------------------------------------------
+
+void WorkerEnv::enterFromWorker() {
+  if (worker_locker_ == nullptr) {
+    {
+      std::unique_lock<std::mutex> lock(state_mutex_);
+      state_cv_.wait(lock, [this] { return holder_ != Holder::Other; });
+      holder_ = Holder::Worker;
+    }
+    worker_locker_ = new v8::Locker(isolate_);
+    isolate_->Enter();
+    v8::HandleScope handle_scope(isolate_);
+    context()->Enter();
+  }
+  if (tasks_pending_.load(std::memory_order_acquire)) runQueuedTasks();
+}
+
+void WorkerEnv::leaveFromWorker() {
+  drainTicksAndMicrotasks();
+  publishLoopState();
+  if (live_streams_ == 0 || release_requested_.load(std::memory_order_acquire)) releaseFromWorker();
+}
+
+void WorkerEnv::releaseFromWorker() {
+  if (worker_locker_ == nullptr) return;
+  {
+    v8::HandleScope handle_scope(isolate_);
+    context()->Exit();
+  }
+  isolate_->Exit();
+  delete worker_locker_;
+  worker_locker_ = nullptr;
+  {
+    std::lock_guard<std::mutex> lock(state_mutex_);
+    holder_ = Holder::None;
+    release_requested_ = false;
+  }
+  state_cv_.notify_all();
+  uint64_t one = 1;
+  (void)!write(poke_fd_, &one, sizeof(one));  // the poller may want the isolate now
+}
+
+bool WorkerEnv::tryAcquireOther() {
+  std::lock_guard<std::mutex> lock(state_mutex_);
+  if (holder_ != Holder::None) return false;
+  holder_ = Holder::Other;
+  return true;
+}
+
+void WorkerEnv::releaseOther() {
+  {
+    std::lock_guard<std::mutex> lock(state_mutex_);
+    holder_ = Holder::None;
+  }
+  state_cv_.notify_all();
+}
+
+bool WorkerEnv::runOrQueue(std::function<void()> task) {
+  if (onWorkerThread() && worker_locker_ != nullptr) {
+    task();
+    return true;
+  }
+  if (tryAcquireOther()) {
+    {
+      v8::Locker locker(isolate_);
+      v8::Isolate::Scope isolate_scope(isolate_);
+      v8::HandleScope handle_scope(isolate_);
+      v8::Context::Scope context_scope(context());
+      runQueuedTasks();
+      task();
+      drainTicksAndMicrotasks();
+      publishLoopState();
+    }
+    releaseOther();
+    return true;
+  }
+  {
+    std::lock_guard<std::mutex> lock(state_mutex_);
+    tasks_.push_back(std::move(task));
+    tasks_pending_ = true;
+    release_requested_ = true;
+  }
+  uint64_t one = 1;
+  (void)!write(poke_fd_, &one, sizeof(one));
+  return false;
+}
+
+void WorkerEnv::runSoon(std::function<void()> task) {
+  // Give a busy worker a moment to let the isolate go (it does so when its streams end).
+  for (int i = 0; i < 50; i++) {
+    if (tryAcquireOther()) {
+      releaseOther();
+      break;
+    }
+    usleep(2000);
+  }
+  runOrQueue(std::move(task));
+}
+
+void WorkerEnv::runBlocking(const std::function<void()>& task) {
+  {
+    std::unique_lock<std::mutex> lock(state_mutex_);
+    state_cv_.wait(lock, [this] { return holder_ == Holder::None; });
+    holder_ = Holder::Other;
+  }
+  {
+    v8::Locker locker(isolate_);
+    v8::Isolate::Scope isolate_scope(isolate_);
+    v8::HandleScope handle_scope(isolate_);
+    v8::Context::Scope context_scope(context());
+    runQueuedTasks();
+    task();
+    drainTicksAndMicrotasks();
+    publishLoopState();
+  }
+  releaseOther();
+}
+
+void WorkerEnv::runQueuedTasks() {
+  std::vector<std::function<void()>> tasks;
+  {
+    std::lock_guard<std::mutex> lock(state_mutex_);
+    tasks.swap(tasks_);
+    tasks_pending_ = false;
+  }
+  for (auto& task : tasks) task();
+}
+
+// ---- The event loop ----------------------------------------------------------------------------------
+
+void WorkerEnv::pumpFromWorker() {
+  uv_run(loop_, UV_RUN_NOWAIT);
+  {
+    std::lock_guard<std::mutex> lock(state_mutex_);
+    pump_generation_++;
+  }
+  state_cv_.notify_all();
+}
+
+// Lock holder: tells the poller when the next timer is due and whether the loop has anything to do.
+void WorkerEnv::publishLoopState() {
+  bool alive = uv_loop_alive(loop_) != 0;
+  int timeout = alive ? uv_backend_timeout(loop_) : -1;
+  int64_t deadline = timeout < 0 ? -1 : nowMs() + timeout;
+  int64_t previous = next_deadline_ms_.exchange(deadline);
+  bool was_alive = loop_alive_.exchange(alive);
+  if (alive && (!was_alive || previous < 0 || (deadline >= 0 && deadline < previous))) {
+    uint64_t one = 1;
+    (void)!write(poke_fd_, &one, sizeof(one));
+  }
+}
+
+void WorkerEnv::startPoller() {
+  poller_ = std::thread([this] { pollerMain(); });
+}
+
+void WorkerEnv::stopPoller() {
+  if (!poller_.joinable()) return;
+  stopping_ = true;
+  uint64_t one = 1;
+  (void)!write(poke_fd_, &one, sizeof(one));
+  state_cv_.notify_all();
+  poller_.join();
+}
+
+// Poller thread: waits (without the isolate) for the loop to have work — I/O on its backend fd or a
+// due timer — then makes the lock holder run it: the worker, through a waiting stream's scheduler,
+// or this thread itself when nobody holds the isolate.
+void WorkerEnv::pollerMain() {
+  const int backend_fd = uv_backend_fd(loop_);
+  while (!stopping_) {
+    int timeout = -1;
+    if (loop_alive_.load()) {
+      int64_t deadline = next_deadline_ms_.load();
+      if (deadline >= 0) timeout = static_cast<int>(std::max<int64_t>(0, deadline - nowMs()));
+    }
+    if (tasks_pending_.load()) timeout = 0;
+    struct pollfd fds[2] = {{backend_fd, POLLIN, 0}, {poke_fd_, POLLIN, 0}};
+    int ready = poll(fds, 2, timeout);
+    if (stopping_) break;
+    if (fds[1].revents & POLLIN) {
+      uint64_t value;
+      (void)!read(poke_fd_, &value, sizeof(value));
+    }
+    bool io = ready > 0 && (fds[0].revents & POLLIN);
+    bool timer_due = ready == 0 && timeout >= 0;
+    if (!io && !timer_due && !tasks_pending_.load()) continue;
+    if (!io && !timer_due && tasks_pending_.load()) {
+      if (tryAcquireOther()) {
+        {
+          v8::Locker locker(isolate_);
+          v8::Isolate::Scope isolate_scope(isolate_);
+          v8::HandleScope handle_scope(isolate_);
+          v8::Context::Scope context_scope(context());
+          runQueuedTasks();
+          drainTicksAndMicrotasks();
+          publishLoopState();
+        }
+        releaseOther();
+      } else {
+        usleep(1000);
+      }
+      continue;
+    }
+    // The loop has work.
+    if (tryAcquireOther()) {
+      {
+        v8::Locker locker(isolate_);
+        v8::Isolate::Scope isolate_scope(isolate_);
+        v8::HandleScope handle_scope(isolate_);
+        v8::Context::Scope context_scope(context());
+        runQueuedTasks();
+        uv_run(loop_, UV_RUN_NOWAIT);
+        drainTicksAndMicrotasks();
+        publishLoopState();
+      }
+      releaseOther();
+      continue;
+    }
+    // The worker holds the isolate: wake it through a stream waiting on async work, else ask it to
+    // let go at the end of its next hook. Then wait for the loop to have run before polling again.
+    uint64_t generation;
+    {
+      std::unique_lock<std::mutex> lock(state_mutex_);
+      generation = pump_generation_;
+      if (holder_ == Holder::Worker) {
+        StreamRecord* target = nullptr;
+        for (StreamRecord* record : waiting_) {
+          if (record->scheduler != nullptr) {
+            target = record;
+            break;
+          }
+        }
+        if (target != nullptr) {
+          envoy.http_filter_scheduler_commit(target->scheduler, kEventPump);
+        } else {
+          release_requested_ = true;
+        }
+      }
+      state_cv_.wait_for(lock, std::chrono::milliseconds(50),
+                         [&] { return stopping_ || pump_generation_ != generation || holder_ != Holder::Worker; });
+    }
+  }
+}
+
+}  // namespace nodevoy

@@ -1,0 +1,26 @@
+// Bundles a filter entry and its dependencies (the nodevoy SDK included) into one CommonJS file for
+// the Node 18 runtime embedded in libnodevoy. Used by tests and the demo; `nodevoy build` wraps it.
+import path from 'node:path'
+import { fileURLToPath } from 'node:url'
+import { build } from 'esbuild'
+
+const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..')
+
+/** The Node version libnodevoy embeds (Debian 12's libnode108). */
+export const EMBEDDED_NODE_TARGET = 'node18.20'
+
+export async function bundleFilter(entry: string, outfile: string): Promise<void> {
+  await build({
+    entryPoints: [entry],
+    outfile,
+    bundle: true,
+    platform: 'node',
+    format: 'cjs',
+    target: EMBEDDED_NODE_TARGET,
+    sourcemap: 'inline',
+    logLevel: 'silent',
+    legalComments: 'none',
+    // Inside this repository the SDK is its TypeScript source; installed, it is the package.
+    alias: { nodevoy: path.join(repoRoot, 'sdk/index.ts') },
+  })
+}

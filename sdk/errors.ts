@@ -1,0 +1,69 @@
+/** Error codes nodevoy uses; every error it throws has one in `code`. */
+export type ErrorCode =
+  | 'NODEVOY_ERR_STREAM_GONE'
+  | 'NODEVOY_ERR_WRONG_THREAD'
+  | 'NODEVOY_ERR_ALREADY_REPLIED'
+  | 'NODEVOY_ERR_INVALID_CONFIG'
+  | 'NODEVOY_ERR_INVALID_ARGUMENT'
+
+function hasCode(value: unknown, code: ErrorCode): boolean {
+  return typeof value === 'object' && value !== null && (value as { code?: unknown }).code === code
+}
+
+/** Base class of the errors nodevoy throws. */
+export class NodevoyError extends Error {
+  /** A stable, machine-readable code. */
+  readonly code: ErrorCode
+  constructor(code: ErrorCode, message: string) {
+    super(message)
+    this.code = code
+    this.name = 'NodevoyError'
+  }
+}
+
+/**
+ * Thrown by any call on a stream (its header maps, its {@link Callbacks}) after the stream has ended:
+ * the request is over and Envoy's memory for it is gone. Values read before stay valid.
+ * `instanceof` also matches the same error raised by another copy of the SDK or by the native side.
+ */
+export class StreamGoneError extends NodevoyError {
+  constructor(message = 'the stream is gone (its request has completed)') {
+    super('NODEVOY_ERR_STREAM_GONE', message)
+    this.name = 'StreamGoneError'
+  }
+  static override [Symbol.hasInstance](value: unknown): boolean {
+    return hasCode(value, 'NODEVOY_ERR_STREAM_GONE')
+  }
+}
+
+/** Thrown when a stream is used from a thread other than its Envoy worker's. */
+export class WrongThreadError extends NodevoyError {
+  constructor(message = "called off the stream's Envoy worker thread") {
+    super('NODEVOY_ERR_WRONG_THREAD', message)
+    this.name = 'WrongThreadError'
+  }
+  static override [Symbol.hasInstance](value: unknown): boolean {
+    return hasCode(value, 'NODEVOY_ERR_WRONG_THREAD')
+  }
+}
+
+/** One problem found in a filter's config. */
+export interface ConfigIssue {
+  /** Where in the config, e.g. `["credentials", 0, "password"]`. */
+  path: (string | number)[]
+  message: string
+}
+
+/** The filter's config does not match its schema; Envoy refuses the config. */
+export class ConfigError extends NodevoyError {
+  readonly issues: ConfigIssue[]
+  constructor(filterName: string, issues: ConfigIssue[]) {
+    const lines = issues.map((i) => `${i.path.length ? i.path.join('.') : '(config)'}: ${i.message}`)
+    super('NODEVOY_ERR_INVALID_CONFIG', `invalid config for filter "${filterName}": ${lines.join('; ')}`)
+    this.name = 'ConfigError'
+    this.issues = issues
+  }
+  static override [Symbol.hasInstance](value: unknown): boolean {
+    return hasCode(value, 'NODEVOY_ERR_INVALID_CONFIG')
+  }
+}
