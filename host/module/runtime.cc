@@ -429,6 +429,8 @@ void WorkerEnv::pumpFromWorker() {
 // Lock holder: tells the poller when the next timer is due and whether the loop has anything to do.
 void WorkerEnv::publishLoopState() {
   bool alive = uv_loop_alive(loop_) != 0;
+  // The loop's clock only advances in uv_run; refresh it so the timeout counts from now.
+  if (alive) uv_update_time(loop_);
   int timeout = alive ? uv_backend_timeout(loop_) : -1;
   int64_t deadline = timeout < 0 ? -1 : nowMs() + timeout;
   int64_t previous = next_deadline_ms_.exchange(deadline);

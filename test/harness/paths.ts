@@ -8,3 +8,6 @@ export const outDir = process.env.NODEVOY_OUT ? path.resolve(process.env.NODEVOY
 export const devHostBin = path.join(outDir, 'nodevoy-devhost')
 export const referenceModulesDir = path.join(outDir, 'modules')
 export const testModulesDir = path.join(outDir, 'test-modules')
+export const nodevoyModule = path.join(repoRoot, 'build', 'Release', 'nodevoy.node')
+/** Where scripts/setup-libnode.sh puts libnode when the system has none. */
+export const libnodeDir = path.join(repoRoot, '.deps', 'libnode', 'usr', 'lib', 'x86_64-linux-gnu')

@@ -8,7 +8,7 @@ import path from 'node:path'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { request } from 'undici'
 import YAML from 'yaml'
-import { devHostBin, referenceModulesDir, testModulesDir } from './paths.js'
+import { devHostBin, libnodeDir, nodevoyModule, referenceModulesDir, testModulesDir } from './paths.js'
 
 export type Target = 'devhost' | 'envoy'
 export const TARGETS: Target[] = ['devhost', 'envoy']
@@ -61,6 +61,8 @@ export function moduleSearchPath(): string {
       if (file.endsWith('.so')) fs.symlinkSync(path.join(dir, file), path.join(searchPathDir, file))
     }
   }
+  // libnodevoy is node-gyp's nodevoy.node; Envoy looks for lib<name>.so.
+  if (fs.existsSync(nodevoyModule)) fs.symlinkSync(nodevoyModule, path.join(searchPathDir, 'libnodevoy.so'))
   process.on('exit', () => fs.rmSync(searchPathDir!, { recursive: true, force: true }))
   return searchPathDir
 }
@@ -92,8 +94,16 @@ function launch(target: Target, config: Record<string, unknown> | string, opts: 
   fs.writeFileSync(configPath, typeof config === 'string' ? config : YAML.stringify(config))
   const adminPath = path.join(dir, 'admin-address')
   const [bin, args] = command(target, configPath, adminPath, opts)
+  const libraryPath = [fs.existsSync(libnodeDir) ? libnodeDir : '', process.env.LD_LIBRARY_PATH ?? '']
+    .filter(Boolean)
+    .join(':')
   const child = spawn(bin, args, {
-    env: { ...process.env, ENVOY_DYNAMIC_MODULES_SEARCH_PATH: moduleSearchPath(), ...opts.env },
+    env: {
+      ...process.env,
+      ENVOY_DYNAMIC_MODULES_SEARCH_PATH: moduleSearchPath(),
+      ...(libraryPath ? { LD_LIBRARY_PATH: libraryPath } : {}),
+      ...opts.env,
+    },
     stdio: ['ignore', 'pipe', 'pipe'],
   })
   let output = ''

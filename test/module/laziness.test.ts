@@ -1,0 +1,57 @@
+// The data path is lazy: reading headers copies the whole map once; bodies are never copied unless
+// read.
+import { createHash } from 'node:crypto'
+import t from 'tap'
+import { request } from 'undici'
+import { bootstrap } from '../harness/config.js'
+import { bundled, nodevoyFilter } from '../harness/nodevoy.js'
+import { startProxy } from '../harness/proxy.js'
+import { forEachTarget } from '../harness/targets.js'
+import { startUpstream } from '../harness/upstream.js'
+
+t.test('reading three request headers crosses once and copies only the header map', (t) =>
+  forEachTarget(t, async (t, target) => {
+    const upstream = await startUpstream()
+    t.teardown(() => upstream.close())
+    const bundle = await bundled('test/filters/read-headers.ts')
+    const proxy = await startProxy(
+      target,
+      bootstrap({ filters: [nodevoyFilter({ name: 'read', bundle })], clusters: { backend: [upstream.port] } }),
+    )
+    t.teardown(() => proxy.stop())
+    const res = await request(`${proxy.url}/lazy`, { headers: { 'x-a': 'one', 'x-b': 'two' } })
+    t.equal(res.statusCode, 200)
+    await res.body.text()
+    const [crossings, bytes, seen] = String(res.headers['x-stats-request']).split(',')
+    t.equal(crossings, '1', 'one crossing for the whole request header map, however many reads')
+    t.equal(seen, 'one|two|-', 'the values read')
+    const received = upstream.requests[0]!.headers
+    const mapBytes = Object.entries(received).length
+    t.ok(Number(bytes) > 20 && Number(bytes) < 1024, `${bytes} bytes copied: the header map only (${mapBytes} headers)`)
+    const [responseCrossings] = String(res.headers['x-stats-response']).split(',')
+    t.equal(responseCrossings, '1', 'setting response headers without reading them copies nothing')
+  }),
+)
+
+t.test('a 1 MB upload through a filter that never reads the body copies 0 body bytes', (t) =>
+  forEachTarget(t, async (t, target) => {
+    const upstream = await startUpstream()
+    t.teardown(() => upstream.close())
+    const bundle = await bundled('test/filters/read-headers.ts')
+    const proxy = await startProxy(
+      target,
+      bootstrap({ filters: [nodevoyFilter({ name: 'read', bundle })], clusters: { backend: [upstream.port] } }),
+    )
+    t.teardown(() => proxy.stop())
+    const body = Buffer.alloc(1024 * 1024, 7)
+    const res = await request(`${proxy.url}/upload`, { method: 'POST', body, headers: { 'x-a': 'a' } })
+    t.equal(res.statusCode, 200)
+    await res.body.text()
+    t.equal(upstream.requests[0]!.bodyLength, body.length, 'the upstream got the whole body')
+    t.equal(upstream.requests[0]!.bodySha256, createHash('sha256').update(body).digest('hex'), 'unchanged')
+    const [, bytesAtRequest] = String(res.headers['x-stats-request']).split(',')
+    const [crossings, bytesAtEnd] = String(res.headers['x-stats-response']).split(',')
+    t.equal(bytesAtEnd, bytesAtRequest, 'no byte copied after the request headers: 0 body bytes')
+    t.equal(crossings, '1', 'and no crossing for the body')
+  }),
+)
