@@ -1,7 +1,9 @@
-// npm run demo: the basic-auth filter in front of a small upstream, through the dev host, with real
-// requests. Prints each request and its outcome.
+// npm run demo: the TypeScript basic-auth example (examples/basic-auth/filter.ts), bundled and run
+// by libnodevoy inside the dev host, in front of a small upstream; sends real requests and prints
+// each outcome.
 import { request } from 'undici'
 import { bootstrap } from '../test/harness/config.js'
+import { bundled, nodevoyFilter } from '../test/harness/nodevoy.js'
 import { startProxy } from '../test/harness/proxy.js'
 import { startUpstream } from '../test/harness/upstream.js'
 
@@ -13,16 +15,17 @@ async function main(): Promise<void> {
     res.writeHead(200, { 'content-type': 'text/plain' })
     res.end('hello from the upstream\n')
   })
+  const bundle = await bundled('examples/basic-auth/filter.ts')
   const proxy = await startProxy(
     'devhost',
     bootstrap({
-      filters: [{ name: 'basic-auth', module: 'basic_auth', config: credentials }],
+      filters: [nodevoyFilter({ name: 'basic-auth', bundle, config: credentials })],
       clusters: { backend: [upstream.port] },
     }),
     { concurrency: 2 },
   )
   console.log(`dev host listening on ${proxy.url} (admin ${proxy.adminUrl}); upstream on 127.0.0.1:${upstream.port}`)
-  console.log('filter: basic-auth (C reference module)\n')
+  console.log('filter: examples/basic-auth/filter.ts, running on Node in libnodevoy\n')
   const cases: [string, Record<string, string>][] = [
     ['no Authorization header', {}],
     ['malformed Authorization', { authorization: 'Basic not-base64!' }],

@@ -84,14 +84,14 @@ export class HeaderMapImpl implements HeaderMap {
   }
 
   get(name: string): string | undefined {
-    const key = checkName(name)
+    const key = String(name).toLowerCase()  // reads need no validation: an invalid name matches nothing
     const parts = this.#load()
     for (let i = 0; i < parts.length; i += 2) if (parts[i] === key) return parts[i + 1]
     return undefined
   }
 
   getAll(name: string): string[] {
-    const key = checkName(name)
+    const key = String(name).toLowerCase()
     const parts = this.#load()
     const out: string[] = []
     for (let i = 0; i < parts.length; i += 2) if (parts[i] === key) out.push(parts[i + 1]!)

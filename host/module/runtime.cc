@@ -5,6 +5,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <cstdlib>
+
 #include "envoy_api.h"
 #include "log.h"
 
@@ -49,7 +51,14 @@ binding.setup({
   tickFlag,
   processTicks,
   load(path) {
-    return Module.createRequire(path)(path);
+    // Always CommonJS, whatever the file's extension or the nearest package.json says.
+    const fs = require('fs');
+    const m = new Module(path, null);
+    m.filename = path;
+    m.paths = Module._nodeModulePaths(require('path').dirname(path));
+    m._compile(fs.readFileSync(path, 'utf8'), path);
+    m.loaded = true;
+    return m.exports;
   },
   instantiate(exports, name, configJson, filterId) {
     return findFilter(exports, name)[brand].instantiate(binding, configJson, filterId);
@@ -78,6 +87,18 @@ bool NodeRuntime::initialize(std::string* error) {
   if (initialized_) return true;
   using namespace node::ProcessInitializationFlags;
   std::vector<std::string> argv = {"envoy", "--unhandled-rejections=warn", "--no-warnings"};
+  // NODEVOY_NODE_OPTIONS adds Node/V8 options (e.g. --max-old-space-size=64, --perf-basic-prof);
+  // NODE_OPTIONS from Envoy's environment is deliberately ignored.
+  if (const char* extra = getenv("NODEVOY_NODE_OPTIONS")) {
+    std::string options(extra);
+    size_t start = 0;
+    while (start < options.size()) {
+      size_t end = options.find(' ', start);
+      if (end == std::string::npos) end = options.size();
+      if (end > start) argv.push_back(options.substr(start, end - start));
+      start = end + 1;
+    }
+  }
   init_ = node::InitializeOncePerProcess(
       argv, static_cast<node::ProcessInitializationFlags::Flags>(
                 kNoInitializeV8 | kNoInitializeNodeV8Platform | kNoStdioInitialization | kNoDefaultSignalHandling |
@@ -188,14 +209,14 @@ void WorkerEnv::setTickHooks(v8::Local<v8::Function> process_ticks, v8::Local<v8
 }
 
 void WorkerEnv::drainTicksAndMicrotasks() {
-  v8::HandleScope handle_scope(isolate_);
   // Node's order: nextTick queue, then microtasks, until both are empty.
   for (int round = 0; round < 1000; round++) {
     if (tick_flag_data_ != nullptr && tick_flag_data_[0] != 0 && !process_ticks_.IsEmpty()) {
+      v8::HandleScope handle_scope(isolate_);
       v8::Local<v8::Function> fn = process_ticks_.Get(isolate_);
       v8::TryCatch try_catch(isolate_);
       if (fn->Call(context(), v8::Undefined(isolate_), 0, nullptr).IsEmpty()) {
-        // processTicks threw: an uncaught exception handler already logged it.
+        // processTicks threw: the uncaughtException handler has logged it.
       }
       continue;  // ticks may queue microtasks and more ticks
     }
@@ -429,6 +450,7 @@ void WorkerEnv::pumpFromWorker() {
 // Lock holder: tells the poller when the next timer is due and whether the loop has anything to do.
 void WorkerEnv::publishLoopState() {
   bool alive = uv_loop_alive(loop_) != 0;
+  if (!alive && !loop_alive_.load(std::memory_order_relaxed)) return;  // idle before and after: nothing to tell
   // The loop's clock only advances in uv_run; refresh it so the timeout counts from now.
   if (alive) uv_update_time(loop_);
   int timeout = alive ? uv_backend_timeout(loop_) : -1;

@@ -1,0 +1,27 @@
+// RSS of the dev host with the TS basic-auth filter at --concurrency 1, 2 and 4 (each worker has a
+// Node environment; the config validation environment is one more). Usage: tsx bench/memory.ts
+import fs from 'node:fs'
+import { request } from 'undici'
+import { bootstrap } from '../test/harness/config.js'
+import { bundled, nodevoyFilter } from '../test/harness/nodevoy.js'
+import { startProxy } from '../test/harness/proxy.js'
+
+const rssMb = (pid: number) => Number(/VmRSS:\s+(\d+)/.exec(fs.readFileSync(`/proc/${pid}/status`, 'utf8'))![1]) / 1024
+const bundle = await bundled('examples/basic-auth/filter.ts')
+const results: [number, number][] = []
+for (const concurrency of [1, 2, 4]) {
+  const proxy = await startProxy(
+    'devhost',
+    bootstrap({
+      filters: [nodevoyFilter({ name: 'auth', bundle, config: { username: 'u', password: 'p' } })],
+      routes: [{ prefix: '/', directResponse: { status: 200, body: 'ok' } }],
+    }),
+    { concurrency },
+  )
+  for (let i = 0; i < 200; i++) await (await request(proxy.url)).body.text()
+  results.push([concurrency, rssMb(proxy.process.pid!)])
+  await proxy.stop()
+}
+for (const [c, mb] of results) console.log(`--concurrency ${c}: RSS ${mb.toFixed(1)} MB`)
+const perWorker = (results[2]![1] - results[0]![1]) / 3
+console.log(`per additional worker environment: ${perWorker.toFixed(1)} MB`)
