@@ -371,17 +371,7 @@ bool WorkerEnv::runOrQueue(std::function<void()> task) {
     return true;
   }
   if (tryAcquireOther()) {
-    {
-      v8::Locker locker(isolate_);
-      v8::Isolate::Scope isolate_scope(isolate_);
-      v8::HandleScope handle_scope(isolate_);
-      v8::Context::Scope context_scope(context());
-      runQueuedTasks();
-      task();
-      drainTicksAndMicrotasks();
-      publishLoopState();
-    }
-    releaseOther();
+    runAsOther(task, false);
     return true;
   }
   {
@@ -413,13 +403,20 @@ void WorkerEnv::runBlocking(const std::function<void()>& task) {
     state_cv_.wait(lock, [this] { return holder_ == Holder::None; });
     holder_ = Holder::Other;
   }
+  runAsOther(task, false);
+}
+
+// A thread other than the worker, holding the isolate after tryAcquireOther(): runs queued tasks,
+// then task, then (optionally) the event loop once; drains ticks and microtasks; lets go.
+void WorkerEnv::runAsOther(const std::function<void()>& task, bool run_loop) {
   {
     v8::Locker locker(isolate_);
     v8::Isolate::Scope isolate_scope(isolate_);
     v8::HandleScope handle_scope(isolate_);
     v8::Context::Scope context_scope(context());
     runQueuedTasks();
-    task();
+    if (task) task();
+    if (run_loop) uv_run(loop_, UV_RUN_NOWAIT);
     drainTicksAndMicrotasks();
     publishLoopState();
   }
@@ -500,16 +497,7 @@ void WorkerEnv::pollerMain() {
     if (!io && !timer_due && !tasks_pending_.load()) continue;
     if (!io && !timer_due && tasks_pending_.load()) {
       if (tryAcquireOther()) {
-        {
-          v8::Locker locker(isolate_);
-          v8::Isolate::Scope isolate_scope(isolate_);
-          v8::HandleScope handle_scope(isolate_);
-          v8::Context::Scope context_scope(context());
-          runQueuedTasks();
-          drainTicksAndMicrotasks();
-          publishLoopState();
-        }
-        releaseOther();
+        runAsOther(nullptr, false);
       } else {
         usleep(1000);
       }
@@ -517,17 +505,7 @@ void WorkerEnv::pollerMain() {
     }
     // The loop has work.
     if (tryAcquireOther()) {
-      {
-        v8::Locker locker(isolate_);
-        v8::Isolate::Scope isolate_scope(isolate_);
-        v8::HandleScope handle_scope(isolate_);
-        v8::Context::Scope context_scope(context());
-        runQueuedTasks();
-        uv_run(loop_, UV_RUN_NOWAIT);
-        drainTicksAndMicrotasks();
-        publishLoopState();
-      }
-      releaseOther();
+      runAsOther(nullptr, true);
       continue;
     }
     // The worker holds the isolate: wake it through a stream waiting on async work, else ask it to

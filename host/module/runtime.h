@@ -171,6 +171,7 @@ class WorkerEnv {
   void pollerMain();
   bool tryAcquireOther();
   void releaseOther();
+  void runAsOther(const std::function<void()>& task, bool run_loop);
   void runQueuedTasks();
   void publishLoopState();
   void releaseFromWorker();
