@@ -1,5 +1,7 @@
 // Where the build puts the dev host and the modules (see host/Makefile). NODEVOY_OUT points the
 // tests at another build directory (make -C host OUT=<dir>).
+import fs from 'node:fs'
+import { createRequire } from 'node:module'
 import { fileURLToPath } from 'node:url'
 import path from 'node:path'
 
@@ -8,6 +10,15 @@ export const outDir = process.env.NODEVOY_OUT ? path.resolve(process.env.NODEVOY
 export const devHostBin = path.join(outDir, 'nodevoy-devhost')
 export const referenceModulesDir = path.join(outDir, 'modules')
 export const testModulesDir = path.join(outDir, 'test-modules')
-export const nodevoyModule = path.join(repoRoot, 'build', 'Release', 'nodevoy.node')
+/** libnodevoy as node-gyp-build finds it: a local build (build/Release), else the prebuild for this platform. */
+export const nodevoyModule: string = (() => {
+  const local = path.join(repoRoot, 'build', 'Release', 'nodevoy.node')
+  if (fs.existsSync(local)) return local
+  try {
+    return (createRequire(import.meta.url)('node-gyp-build') as { path(dir: string): string }).path(repoRoot)
+  } catch {
+    return local
+  }
+})()
 /** Where scripts/setup-libnode.sh puts libnode when the system has none. */
 export const libnodeDir = path.join(repoRoot, '.deps', 'libnode', 'usr', 'lib', 'x86_64-linux-gnu')

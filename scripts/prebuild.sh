@@ -1,0 +1,13 @@
+#!/usr/bin/env bash
+# npm run prebuild: builds libnodevoy with prebuildify into prebuilds/linux-x64/nodevoy.node, where
+# node-gyp-build (and `nodevoy build`) find it, against the headers of the Node it embeds.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+prefix="$(bash scripts/setup-libnode.sh)"
+nodedir="$prefix/usr"
+[ "$prefix" = "/" ] && nodedir=/usr
+export npm_config_nodedir="$nodedir"
+npx --no-install prebuildify --napi --strip
+# prebuildify moves build/Release/nodevoy.node; rebuild it so local runs keep using a fresh build.
+bash scripts/build-module.sh
+ls -l prebuilds/linux-x64/
