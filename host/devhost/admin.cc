@@ -18,7 +18,7 @@ namespace devhost {
 namespace {
 
 evhttp* g_admin = nullptr;
-std::function<void()> g_on_quit;
+AdminHandlers g_handlers;
 
 std::string queryParam(evhttp_request* req, const char* name) {
   const evhttp_uri* uri = evhttp_request_get_evhttp_uri(req);
@@ -158,10 +158,19 @@ void onRequest(evhttp_request* req, void*) {
     } else if (path == "/quitquitquit") {
       if (!requirePost(req)) return;
       reply(req, 200, "OK\n", "text/plain");
-      if (g_on_quit) g_on_quit();
+      if (g_handlers.quit) g_handlers.quit();
+    } else if (path == "/devhost/reload") {
+      // Dev host only (Envoy takes new filter configs through xDS): re-read the bootstrap file.
+      if (!requirePost(req)) return;
+      std::string error = g_handlers.reload ? g_handlers.reload() : "reload is not available";
+      if (error.empty()) {
+        reply(req, 200, "reloaded\n", "text/plain");
+      } else {
+        reply(req, 400, "reload refused, the previous configuration stays: " + error + "\n", "text/plain");
+      }
     } else {
       reply(req, 404, "invalid path. admin commands are: /ready /stats /stats/prometheus /listeners /server_info "
-                      "/logging /quitquitquit\n",
+                      "/logging /quitquitquit /devhost/reload\n",
             "text/plain");
     }
   } catch (const std::regex_error& e) {
@@ -171,8 +180,8 @@ void onRequest(evhttp_request* req, void*) {
 
 }  // namespace
 
-uint16_t startAdmin(const std::string& address, uint16_t port, std::function<void()> on_quit, std::string* error) {
-  g_on_quit = std::move(on_quit);
+uint16_t startAdmin(const std::string& address, uint16_t port, AdminHandlers handlers, std::string* error) {
+  g_handlers = std::move(handlers);
   g_admin = evhttp_new(Server::instance().main_dispatcher.base());
   evhttp_set_allowed_methods(g_admin, EVHTTP_REQ_GET | EVHTTP_REQ_POST | EVHTTP_REQ_HEAD);
   evhttp_set_gencb(g_admin, &onRequest, nullptr);

@@ -7,9 +7,15 @@
 
 namespace devhost {
 
+struct AdminHandlers {
+  std::function<void()> quit;
+  // Re-reads the bootstrap and swaps the listeners' filter chains; empty string on success.
+  std::function<std::string()> reload;
+};
+
 // Main thread. Binds the admin address and serves on the main dispatcher. Returns the bound port,
 // or 0 with *error set.
-uint16_t startAdmin(const std::string& address, uint16_t port, std::function<void()> on_quit, std::string* error);
+uint16_t startAdmin(const std::string& address, uint16_t port, AdminHandlers handlers, std::string* error);
 void stopAdmin();
 
 }  // namespace devhost

@@ -40,7 +40,9 @@ std::atomic<uint64_t> g_next_connection_id{1};
 }  // namespace
 
 ServerConnection::ServerConnection(Worker& worker, ListenerEntry& listener, int fd, ConnectionInfo info)
-    : worker_(worker), listener_(listener), chain_(listener.currentChain()), info_(std::move(info)) {
+    : worker_(worker), listener_(listener), info_(std::move(info)) {
+  auto chain = listener.currentChain();
+  cx_active_ = chain->hcm_stats.cx_active;
   info_.connection_id = g_next_connection_id.fetch_add(1);
   int one = 1;
   setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
@@ -52,8 +54,8 @@ ServerConnection::ServerConnection(Worker& worker, ListenerEntry& listener, int 
   resume_event_ = event_new(worker.dispatcher().base(), -1, 0, &ServerConnection::resumeCb, this);
   http_parser_init(&parser_, HTTP_REQUEST);
   parser_.data = this;
-  chain_->hcm_stats.cx_total->fetch_add(1, std::memory_order_relaxed);
-  chain_->hcm_stats.cx_active->fetch_add(1, std::memory_order_relaxed);
+  chain->hcm_stats.cx_total->fetch_add(1, std::memory_order_relaxed);
+  cx_active_->fetch_add(1, std::memory_order_relaxed);
   worker_.connections.insert(this);
 }
 
@@ -345,7 +347,7 @@ void ServerConnection::close() {
   bufferevent_disable(bev_, EV_READ | EV_WRITE);
   bufferevent_setcb(bev_, nullptr, nullptr, nullptr, nullptr);
   event_del(resume_event_);
-  chain_->hcm_stats.cx_active->fetch_sub(1, std::memory_order_relaxed);
+  cx_active_->fetch_sub(1, std::memory_order_relaxed);
   worker_.connections.erase(this);
   worker_.dispatcher().deferredDelete(std::unique_ptr<DeferredDeletable>(this));
 }

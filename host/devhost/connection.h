@@ -61,7 +61,9 @@ class ServerConnection : public DownstreamCodec, public DeferredDeletable {
 
   Worker& worker_;
   ListenerEntry& listener_;
-  std::shared_ptr<HttpChain> chain_;  // for connection stats
+  // Connection stats only: holding the chain itself would keep a reloaded-away config alive as long
+  // as a keep-alive connection lasts.
+  std::atomic<int64_t>* cx_active_;
   ConnectionInfo info_;
   bufferevent* bev_;
   struct event* resume_event_;

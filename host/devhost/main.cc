@@ -223,6 +223,68 @@ void beginShutdown() {
 
 void onSignal(int, short, void*) { beginShutdown(); }
 
+std::string g_config_path;
+
+bool sameEndpoints(const ClusterSpec& a, const ClusterSpec& b) {
+  if (a.endpoints.size() != b.endpoints.size()) return false;
+  for (size_t i = 0; i < a.endpoints.size(); i++) {
+    if (a.endpoints[i].address != b.endpoints[i].address || a.endpoints[i].port != b.endpoints[i].port) return false;
+  }
+  return true;
+}
+
+// Main thread. Re-reads the bootstrap file and swaps every listener's HTTP filter chain: new streams
+// use the new filters and routes, streams in flight finish on the old ones (which are destroyed when
+// their last stream ends). Listeners and clusters themselves cannot change. Empty string on success.
+std::string reloadBootstrap() {
+  if (g_config_path.empty()) return "the configuration came from --config-yaml; there is no file to re-read";
+  BootstrapSpec spec;
+  try {
+    spec = loadBootstrapFile(g_config_path);
+  } catch (const ConfigError& e) {
+    return e.what();
+  }
+  Server& server = Server::instance();
+  if (spec.listeners.size() != server.listeners.size()) return "a reload cannot add or remove listeners";
+  if (spec.clusters.size() != server.clusters.size()) return "a reload cannot add or remove clusters";
+  for (const auto& cluster : spec.clusters) {
+    auto it = server.clusters.find(cluster.name);
+    if (it == server.clusters.end() || !sameEndpoints(cluster, it->second->spec)) {
+      return "cluster '" + cluster.name + "' differs; a reload can change filters and routes only";
+    }
+  }
+  std::vector<std::shared_ptr<HttpChain>> chains;
+  for (size_t i = 0; i < spec.listeners.size(); i++) {
+    const auto& current = server.listeners[i]->spec;
+    const auto& next = spec.listeners[i];
+    if (next.name != current.name || next.address.address != current.address.address ||
+        next.address.port != current.address.port) {
+      return "listener '" + next.name + "' differs in name or address; a reload can change filters and routes only";
+    }
+    std::string error;
+    auto chain = HttpChain::create(next, server.clusters, &error);
+    if (!chain) return "listener '" + next.name + "': " + error;
+    chains.push_back(std::move(chain));
+  }
+  for (size_t i = 0; i < chains.size(); i++) {
+    std::shared_ptr<HttpChain> previous;
+    {
+      std::lock_guard<std::mutex> lock(server.listeners[i]->chain_mutex);
+      previous = std::move(server.listeners[i]->chain);
+      server.listeners[i]->chain = std::move(chains[i]);
+    }
+    previous.reset();  // destroyed here, or by its last stream (on this thread either way)
+  }
+  stats().counter("devhost.reloads").fetch_add(1);
+  DH_LOG(Main, Info, "configuration reloaded from '%s'", g_config_path.c_str());
+  return "";
+}
+
+void onReloadSignal(int, short, void*) {
+  std::string error = reloadBootstrap();
+  if (!error.empty()) DH_LOG(Main, Error, "reload refused, the previous configuration stays: %s", error.c_str());
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -295,13 +357,18 @@ int main(int argc, char** argv) {
 
   event* sigterm = evsignal_new(server.main_dispatcher.base(), SIGTERM, &onSignal, nullptr);
   event* sigint = evsignal_new(server.main_dispatcher.base(), SIGINT, &onSignal, nullptr);
+  event* sighup = evsignal_new(server.main_dispatcher.base(), SIGHUP, &onReloadSignal, nullptr);
   evsignal_add(sigterm, nullptr);
   evsignal_add(sigint, nullptr);
+  evsignal_add(sighup, nullptr);
+  g_config_path = options.config_path;
 
   if (bootstrap.admin) {
     std::string error;
-    uint16_t port = startAdmin(bootstrap.admin->address, bootstrap.admin->port,
-                               [] { Server::instance().main_dispatcher.post(beginShutdown); }, &error);
+    AdminHandlers handlers;
+    handlers.quit = [] { Server::instance().main_dispatcher.post(beginShutdown); };
+    handlers.reload = reloadBootstrap;
+    uint16_t port = startAdmin(bootstrap.admin->address, bootstrap.admin->port, std::move(handlers), &error);
     if (port == 0) {
       DH_LOG(Main, Critical, "%s", error.c_str());
       return 1;
@@ -327,6 +394,7 @@ int main(int argc, char** argv) {
   stopAdmin();
   event_free(sigterm);
   event_free(sigint);
+  event_free(sighup);
   if (g_shutdown.poll) event_free(g_shutdown.poll);
   // Filter configs go last, on the main thread, after every stream is gone.
   server.listeners.clear();

@@ -25,9 +25,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "nodevoy_envoy_abi.h"
+#include "nodevoy_noop_hooks.h"
 
-#define NV_EXPORT __attribute__((visibility("default")))
 #define LIT(s) ((nv_module_buffer){(s), sizeof(s) - 1})
 
 static const char kDefaultRealm[] = "nodevoy";
@@ -165,12 +164,7 @@ NV_EXPORT void envoy_dynamic_module_on_http_filter_config_destroy(nv_config_modu
   free(cfg);
 }
 
-NV_EXPORT nv_route_config_module_ptr envoy_dynamic_module_on_http_filter_per_route_config_new(nv_envoy_buffer name,
-                                                                                              nv_envoy_buffer config) {
-  return &basic_auth_route_sentinel;
-}
-
-NV_EXPORT void envoy_dynamic_module_on_http_filter_per_route_config_destroy(nv_route_config_module_ptr route_config) {}
+NV_NOOP_HOOKS_PER_ROUTE_CONFIG(&basic_auth_route_sentinel)
 
 /* ---- Credential check (request path: no allocation, no early exit on secret data) ----------- */
 
@@ -279,77 +273,8 @@ NV_EXPORT nv_headers_status envoy_dynamic_module_on_http_filter_request_headers(
   }
 }
 
-NV_EXPORT nv_body_status envoy_dynamic_module_on_http_filter_request_body(nv_filter_envoy_ptr filter_envoy,
-                                                                          nv_filter_module_ptr filter_module,
-                                                                          bool end_of_stream) {
-  return NV_BODY_CONTINUE;
-}
-
-NV_EXPORT nv_trailers_status envoy_dynamic_module_on_http_filter_request_trailers(nv_filter_envoy_ptr filter_envoy,
-                                                                                  nv_filter_module_ptr filter_module) {
-  return NV_TRAILERS_CONTINUE;
-}
-
-NV_EXPORT nv_headers_status envoy_dynamic_module_on_http_filter_response_headers(nv_filter_envoy_ptr filter_envoy,
-                                                                                 nv_filter_module_ptr filter_module,
-                                                                                 bool end_of_stream) {
-  return NV_HEADERS_CONTINUE;
-}
-
-NV_EXPORT nv_body_status envoy_dynamic_module_on_http_filter_response_body(nv_filter_envoy_ptr filter_envoy,
-                                                                           nv_filter_module_ptr filter_module,
-                                                                           bool end_of_stream) {
-  return NV_BODY_CONTINUE;
-}
-
-NV_EXPORT nv_trailers_status envoy_dynamic_module_on_http_filter_response_trailers(nv_filter_envoy_ptr filter_envoy,
-                                                                                   nv_filter_module_ptr filter_module) {
-  return NV_TRAILERS_CONTINUE;
-}
-
-NV_EXPORT void envoy_dynamic_module_on_http_filter_stream_complete(nv_filter_envoy_ptr filter_envoy,
-                                                                   nv_filter_module_ptr filter_module) {}
-
-NV_EXPORT void envoy_dynamic_module_on_http_filter_destroy(nv_filter_module_ptr filter_module) {}
+NV_NOOP_HOOKS_STREAM_AFTER_REQUEST_HEADERS()
 
 /* ---- Callouts, scheduler and watermarks: never started by this filter ----------------------- */
 
-NV_EXPORT void envoy_dynamic_module_on_http_filter_http_callout_done(nv_filter_envoy_ptr filter_envoy,
-                                                                     nv_filter_module_ptr filter_module,
-                                                                     uint64_t callout_id, nv_http_callout_result result,
-                                                                     nv_envoy_header* headers, size_t headers_size,
-                                                                     nv_envoy_buffer* body_chunks,
-                                                                     size_t body_chunks_size) {}
-
-NV_EXPORT void envoy_dynamic_module_on_http_filter_http_stream_headers(nv_filter_envoy_ptr filter_envoy,
-                                                                       nv_filter_module_ptr filter_module,
-                                                                       uint64_t stream_id, nv_envoy_header* headers,
-                                                                       size_t headers_size, bool end_stream) {}
-
-NV_EXPORT void envoy_dynamic_module_on_http_filter_http_stream_data(nv_filter_envoy_ptr filter_envoy,
-                                                                    nv_filter_module_ptr filter_module,
-                                                                    uint64_t stream_id, const nv_envoy_buffer* data,
-                                                                    size_t data_count, bool end_stream) {}
-
-NV_EXPORT void envoy_dynamic_module_on_http_filter_http_stream_trailers(nv_filter_envoy_ptr filter_envoy,
-                                                                        nv_filter_module_ptr filter_module,
-                                                                        uint64_t stream_id, nv_envoy_header* trailers,
-                                                                        size_t trailers_size) {}
-
-NV_EXPORT void envoy_dynamic_module_on_http_filter_http_stream_complete(nv_filter_envoy_ptr filter_envoy,
-                                                                        nv_filter_module_ptr filter_module,
-                                                                        uint64_t stream_id) {}
-
-NV_EXPORT void envoy_dynamic_module_on_http_filter_http_stream_reset(nv_filter_envoy_ptr filter_envoy,
-                                                                     nv_filter_module_ptr filter_module,
-                                                                     uint64_t stream_id,
-                                                                     nv_http_stream_reset_reason reason) {}
-
-NV_EXPORT void envoy_dynamic_module_on_http_filter_scheduled(nv_filter_envoy_ptr filter_envoy,
-                                                             nv_filter_module_ptr filter_module, uint64_t event_id) {}
-
-NV_EXPORT void envoy_dynamic_module_on_http_filter_downstream_above_write_buffer_high_watermark(
-    nv_filter_envoy_ptr filter_envoy, nv_filter_module_ptr filter_module) {}
-
-NV_EXPORT void envoy_dynamic_module_on_http_filter_downstream_below_write_buffer_low_watermark(
-    nv_filter_envoy_ptr filter_envoy, nv_filter_module_ptr filter_module) {}
+NV_NOOP_HOOKS_CALLOUTS_SCHEDULER_WATERMARKS()

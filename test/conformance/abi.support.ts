@@ -2,6 +2,7 @@
 // (control, scheduler, lifetime, state, observability, config .test.ts): probe filter definitions,
 // an HTTP client on fresh connections that also reports its local port and supports request
 // trailers, a raw-socket exchange for resets, the probe's `globals`, and polling with a deadline.
+// headers-bodies.support.ts builds on its probe definition, report decoders and response reader.
 // The probe's protocol is in test/modules/README.md.
 import http from 'node:http'
 import net from 'node:net'
@@ -53,20 +54,9 @@ export function send(proxy: Proxy | string, opts: SendOptions = {}): Promise<Rep
       else socket.once('connect', record)
     })
     req.on('error', reject)
-    req.on('response', (res) => {
-      const chunks: Buffer[] = []
-      res.on('data', (c: Buffer) => chunks.push(c))
-      res.on('error', reject)
-      res.on('end', () =>
-        resolve({
-          status: res.statusCode ?? 0,
-          headers: res.headers,
-          body: Buffer.concat(chunks).toString('utf8'),
-          trailers: res.trailers,
-          localPort,
-        }),
-      )
-    })
+    req.on('response', (res) =>
+      readResponse(res).then((r) => resolve({ ...r, body: r.body.toString('utf8'), localPort }), reject),
+    )
     if (opts.trailers && opts.body === undefined) req.setHeader('transfer-encoding', 'chunked')
     const single = pieces.length === 1 && !opts.trailers && !req.hasHeader('transfer-encoding')
     if (single && !req.hasHeader('content-length')) req.setHeader('content-length', Buffer.byteLength(pieces[0]!))
@@ -76,8 +66,30 @@ export function send(proxy: Proxy | string, opts: SendOptions = {}): Promise<Rep
   })
 }
 
+export interface NodeResponse {
+  status: number
+  headers: http.IncomingHttpHeaders
+  body: Buffer
+  trailers: NodeJS.Dict<string>
+}
+
+/** Reads a node:http response to its end: status, headers, the body's bytes, trailers. */
+export function readResponse(res: http.IncomingMessage): Promise<NodeResponse> {
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = []
+    res.on('data', (c: Buffer) => chunks.push(c))
+    res.on('error', reject)
+    res.on('end', () =>
+      resolve({ status: res.statusCode ?? 0, headers: res.headers, body: Buffer.concat(chunks), trailers: res.trailers }),
+    )
+  })
+}
+
+/** Response headers as node:http gives them, or as a raw exchange collects them. */
+export type HeaderBag = Record<string, string | string[] | undefined>
+
 /** The value of report `name` of instance `label` (x-probe-<label>-<name>), or undefined. */
-export function rep(reply: { headers: http.IncomingHttpHeaders }, label: string, name: string): string | undefined {
+export function rep(reply: { headers: HeaderBag }, label: string, name: string): string | undefined {
   const v = reply.headers[`x-probe-${label}-${name}`]
   return Array.isArray(v) ? v.join(',') : v
 }

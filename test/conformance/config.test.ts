@@ -3,32 +3,29 @@
 // (test/modules/README.md §5.1, §5.9 "Per-route config"; docs/envoy-facts.md §2, §21).
 import t from 'tap'
 import { bootstrap } from '../harness/config.js'
-import { runExpectingFailure, startProxy } from '../harness/proxy.js'
+import { runExpectingFailure } from '../harness/proxy.js'
+import { startProxyWithUpstream } from '../harness/stack.js'
 import { forEachTarget } from '../harness/targets.js'
-import { startUpstream } from '../harness/upstream.js'
 import { probe, rep, reportsOf, send } from './abi.support.js'
 
 t.test('program_init once per object; config_new gets filter_name and the config bytes; get_concurrency', (t) =>
   forEachTarget(t, async (t, target) => {
-    const upstream = await startUpstream()
-    t.teardown(() => upstream.close())
     const configA = { label: 'a', metric_prefix: 'cfg_a', actions: '', config_scheduler_delay_ms: 5 }
     const configB = { label: 'b', metric_prefix: 'cfg_b', terminal: false }
     // A StringValue reaches the module as its raw bytes (envoy-facts §21).
     const configC = '{"label":"c","metric_prefix":"cfg_c"}'
-    const proxy = await startProxy(
+    const { proxy } = await startProxyWithUpstream(
+      t,
       target,
-      bootstrap({
+      {
         filters: [
           probe('a', configA, { filterName: 'probe_first' }),
           probe('b', configB, { filterName: 'probe_second' }),
           { name: 'probe-c', module: 'probe', filterName: 'probe_third', config: configC },
         ],
-        clusters: { backend: [upstream.port] },
-      }),
+      },
       { concurrency: 3 },
     )
-    t.teardown(() => proxy.stop())
 
     // `config` without @label runs in every instance.
     const res = await send(proxy, { headers: { 'x-probe': 'config' } })
@@ -58,25 +55,18 @@ t.test('program_init once per object; config_new gets filter_name and the config
 
 t.test('per-route config: DynamicModuleFilterPerRoute is seen; FilterConfig disabled skips the filter', (t) =>
   forEachTarget(t, async (t, target) => {
-    const upstream = await startUpstream()
-    t.teardown(() => upstream.close())
     const routeConfig = { route: 'per', n: 1 }
-    const proxy = await startProxy(
-      target,
-      bootstrap({
-        filters: [probe('a'), probe('b')],
-        routes: [
-          {
-            path: '/per',
-            perFilter: { 'probe-a': { module: 'probe', filterName: 'route_cfg_name', config: routeConfig } },
-          },
-          { path: '/off', perFilter: { 'probe-a': { disabled: true } } },
-          { prefix: '/' },
-        ],
-        clusters: { backend: [upstream.port] },
-      }),
-    )
-    t.teardown(() => proxy.stop())
+    const { proxy, upstream } = await startProxyWithUpstream(t, target, {
+      filters: [probe('a'), probe('b')],
+      routes: [
+        {
+          path: '/per',
+          perFilter: { 'probe-a': { module: 'probe', filterName: 'route_cfg_name', config: routeConfig } },
+        },
+        { path: '/off', perFilter: { 'probe-a': { disabled: true } } },
+        { prefix: '/' },
+      ],
+    })
 
     const per = await send(proxy, { path: '/per', headers: { 'x-probe': 'route-config' } })
     t.equal(per.status, 200)

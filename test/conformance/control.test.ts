@@ -4,25 +4,18 @@
 import net from 'node:net'
 import t, { type Test } from 'tap'
 import { bootstrap } from '../harness/config.js'
-import { startProxy, type Proxy, type Target } from '../harness/proxy.js'
+import { startProxy, type Target } from '../harness/proxy.js'
+import { startProxyWithUpstream, type ProxyWithUpstream } from '../harness/stack.js'
 import { forEachTarget } from '../harness/targets.js'
-import { startUpstream, type Upstream } from '../harness/upstream.js'
+import { startUpstream } from '../harness/upstream.js'
 import { globals, list, probe, rawExchange, rawGet, rep, send, statusLines } from './abi.support.js'
 
 /** Probe instances a and b in front of the router, the echo upstream as `backend`. */
-async function chain(t: Test, target: Target, extra: { trailers?: boolean } = {}): Promise<{ proxy: Proxy; upstream: Upstream }> {
-  const upstream = await startUpstream()
-  t.teardown(() => upstream.close())
-  const proxy = await startProxy(
-    target,
-    bootstrap({
-      filters: [probe('a'), probe('b')],
-      clusters: { backend: [upstream.port] },
-      ...(extra.trailers ? { http1Trailers: true } : {}),
-    }),
-  )
-  t.teardown(() => proxy.stop())
-  return { proxy, upstream }
+function chain(t: Test, target: Target, extra: { trailers?: boolean } = {}): Promise<ProxyWithUpstream> {
+  return startProxyWithUpstream(t, target, {
+    filters: [probe('a'), probe('b')],
+    ...(extra.trailers ? { http1Trailers: true } : {}),
+  })
 }
 
 const denied = {
@@ -100,18 +93,11 @@ t.test("local reply: the sender's response hooks are skipped, an earlier instanc
 
 t.test('streamed response from a terminal filter: headers, data pieces, trailers; own response hooks skipped', (t) =>
   forEachTarget(t, async (t, target) => {
-    const upstream = await startUpstream()
-    t.teardown(() => upstream.close())
-    const proxy = await startProxy(
-      target,
-      bootstrap({
-        filters: [probe('o'), probe('t', { terminal: true }, { terminal: true })],
-        noRouter: true,
-        clusters: { backend: [upstream.port] },
-        http1Trailers: true,
-      }),
-    )
-    t.teardown(() => proxy.stop())
+    const { proxy, upstream } = await startProxyWithUpstream(t, target, {
+      filters: [probe('o'), probe('t', { terminal: true }, { terminal: true })],
+      noRouter: true,
+      http1Trailers: true,
+    })
     const before = await globals(proxy, 'o')
     const streamed = {
       'x-probe': 'response-frames@o,hooks@o',
@@ -230,17 +216,10 @@ t.test('reset_stream: the client sees the connection closed without a response; 
 
 t.test('clear_route_cache: an edited :path is routed anew only after the cache is cleared', (t) =>
   forEachTarget(t, async (t, target) => {
-    const upstream = await startUpstream()
-    t.teardown(() => upstream.close())
-    const proxy = await startProxy(
-      target,
-      bootstrap({
-        filters: [probe('a'), probe('b')],
-        routes: [{ path: '/other', directResponse: { status: 200, body: 'other-route' } }, { prefix: '/' }],
-        clusters: { backend: [upstream.port] },
-      }),
-    )
-    t.teardown(() => proxy.stop())
+    const { proxy, upstream } = await startProxyWithUpstream(t, target, {
+      filters: [probe('a'), probe('b')],
+      routes: [{ path: '/other', directResponse: { status: 200, body: 'other-route' } }, { prefix: '/' }],
+    })
     const edit = { 'x-probe-edit-request': 'set :path /other' }
     const cleared = await send(proxy, { path: '/start', headers: { 'x-probe': 'edit-request@a,clear-route-cache@a', ...edit } })
     t.equal(cleared.status, 200)

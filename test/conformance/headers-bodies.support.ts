@@ -1,13 +1,20 @@
 // Shared by headers.test.ts and bodies.test.ts: a chain of two probe instances (labels a and b, in
 // that order, in front of the router) over a local upstream, plus small HTTP clients that can do what
 // undici cannot (mixed-case names on the wire, body pieces with waits between them, request trailers)
-// and the decoders for the probe's report formats (test/modules/README.md §2.3).
+// and the decoders for the probe's report formats (test/modules/README.md §2.3). What it shares with the
+// other conformance tests (the probe definition, the report decoders, the response reader) comes from
+// abi.support.ts.
 import http from 'node:http'
 import net from 'node:net'
 import type { Test } from 'tap'
-import { bootstrap, type BootstrapDef } from '../harness/config.js'
-import { startProxy, type Proxy, type Target } from '../harness/proxy.js'
-import { startUpstream, type Handler, type Upstream, type UpstreamOptions } from '../harness/upstream.js'
+import type { BootstrapDef } from '../harness/config.js'
+import type { Target } from '../harness/proxy.js'
+import { startProxyWithUpstream, type ProxyWithUpstream } from '../harness/stack.js'
+import type { Handler, UpstreamOptions } from '../harness/upstream.js'
+import { probe, readResponse, rep, type HeaderBag, type NodeResponse } from './abi.support.js'
+
+export { list as parseList } from './abi.support.js'
+export type { HeaderBag, NodeResponse }
 
 export interface ChainOptions {
   handler?: Handler
@@ -18,52 +25,33 @@ export interface ChainOptions {
   routes?: BootstrapDef['routes']
 }
 
-export interface Chain {
-  proxy: Proxy
-  upstream: Upstream
-}
+export type Chain = ProxyWithUpstream
 
 /** Probe instances a and b in front of the router, an upstream as cluster `backend`; both stopped on teardown. */
-export async function probeChain(t: Test, target: Target, opts: ChainOptions = {}): Promise<Chain> {
-  const upstream = await startUpstream(opts.handler, opts.upstreamOptions)
-  t.teardown(() => upstream.close())
-  const probe = (label: string) => ({
-    name: `probe-${label}`,
-    module: 'probe',
-    config: { label, config_scheduler: false },
-  })
-  const proxy = await startProxy(
+export function probeChain(t: Test, target: Target, opts: ChainOptions = {}): Promise<Chain> {
+  const instance = (label: string) => probe(label, { config_scheduler: false })
+  return startProxyWithUpstream(
+    t,
     target,
-    bootstrap({
-      filters: [probe('a'), probe('b')],
-      clusters: { backend: [upstream.port] },
+    {
+      filters: [instance('a'), instance('b')],
       ...(opts.routes ? { routes: opts.routes } : {}),
       ...(opts.bufferLimitBytes ? { bufferLimitBytes: opts.bufferLimitBytes } : {}),
       ...(opts.http1Trailers ? { http1Trailers: true } : {}),
-    }),
+    },
+    { handler: opts.handler, upstreamOptions: opts.upstreamOptions },
   )
-  t.teardown(() => proxy.stop())
-  return { proxy, upstream }
 }
-
-export type HeaderBag = Record<string, string | string[] | undefined>
 
 /** The value of report `name` of instance `label`: header x-probe-<label>-<name>. */
 export function report(headers: HeaderBag, label: string, name: string): string | undefined {
-  const v = headers[`x-probe-${label}-${name}`]
-  return Array.isArray(v) ? v.join(',') : v
+  return rep({ headers }, label, name)
 }
 
 /** A strict dump `k=v&k=v` as [key, value] pairs, in order. */
 export function parseDump(dump: string | undefined): [string, string][] {
   if (dump === undefined) return []
   return [...new URLSearchParams(dump)]
-}
-
-/** A strict comma-separated list. */
-export function parseList(list: string | undefined): string[] {
-  if (list === undefined || list === '') return []
-  return list.split(',').map(decodeURIComponent)
 }
 
 /** 32-bit FNV-1a as 8 lower-case hex digits, as the probe reports it. */
@@ -75,13 +63,6 @@ export function fnv1a(data: Buffer | string): string {
     h = Math.imul(h, 0x01000193) >>> 0
   }
   return h.toString(16).padStart(8, '0')
-}
-
-export interface NodeResponse {
-  status: number
-  headers: http.IncomingHttpHeaders
-  body: Buffer
-  trailers: NodeJS.Dict<string>
 }
 
 export interface NodeRequestOptions {
@@ -119,14 +100,7 @@ export function nodeRequest(port: number, opts: NodeRequestOptions = {}): Promis
     }
     for (const [k, v] of seen) req.setHeader(k, v.length === 1 ? v[0]! : v)
     req.on('error', reject)
-    req.on('response', (res) => {
-      const chunks: Buffer[] = []
-      res.on('data', (c: Buffer) => chunks.push(c))
-      res.on('error', reject)
-      res.on('end', () =>
-        resolve({ status: res.statusCode ?? 0, headers: res.headers, body: Buffer.concat(chunks), trailers: res.trailers }),
-      )
-    })
+    req.on('response', (res) => readResponse(res).then(resolve, reject))
     const write = async () => {
       const pieces = opts.pieces ?? []
       for (let i = 0; i < pieces.length; i++) {

@@ -3,26 +3,21 @@
 // (test/modules/README.md §5.8; docs/envoy-facts.md §8, §14, §20).
 import net from 'node:net'
 import t, { type Test } from 'tap'
-import { bootstrap } from '../harness/config.js'
-import { startProxy, type Proxy, type Target } from '../harness/proxy.js'
+import type { Proxy, Target } from '../harness/proxy.js'
+import { startProxyWithUpstream, type ProxyWithUpstream } from '../harness/stack.js'
 import { devHostOnly, forEachTarget } from '../harness/targets.js'
-import { startUpstream, type Upstream } from '../harness/upstream.js'
 import { globals, probe, rawExchange, rawGet, rep, send, until } from './abi.support.js'
 
-async function chain(t: Test, target: Target, concurrency = 2): Promise<{ proxy: Proxy; upstream: Upstream }> {
-  const upstream = await startUpstream()
-  t.teardown(() => upstream.close())
-  const proxy = await startProxy(
+function chain(t: Test, target: Target, concurrency = 2): Promise<ProxyWithUpstream> {
+  return startProxyWithUpstream(
+    t,
     target,
-    bootstrap({
+    {
       filters: [probe('a', { metric_prefix: 'life_a' }), probe('b', { metric_prefix: 'life_b' })],
       routes: [{ prefix: '/direct', directResponse: { status: 200, body: 'direct' } }, { prefix: '/' }],
-      clusters: { backend: [upstream.port] },
-    }),
+    },
     { concurrency },
   )
-  t.teardown(() => proxy.stop())
-  return { proxy, upstream }
 }
 
 const deny = { 'x-probe-status': '403', 'x-probe-body': 'no', 'x-probe-details': 'probe_no' }

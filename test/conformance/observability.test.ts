@@ -4,8 +4,8 @@
 import t, { type Test } from 'tap'
 import { bootstrap } from '../harness/config.js'
 import { startProxy, type StartOptions } from '../harness/proxy.js'
+import { startProxyWithUpstream } from '../harness/stack.js'
 import { forEachTarget } from '../harness/targets.js'
-import { startUpstream } from '../harness/upstream.js'
 import { pairs, probe, rep, send, until } from './abi.support.js'
 
 const STAMP = String.raw`\[\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2}\.\d{3}\]\[\d+\]`
@@ -88,16 +88,9 @@ t.test('log_enabled and get_log_level follow --log-level and --component-log-lev
 
 t.test('metrics: defined in config_new, shown under dynamicmodulescustom, updated per request; errors', (t) =>
   forEachTarget(t, async (t, target) => {
-    const upstream = await startUpstream()
-    t.teardown(() => upstream.close())
-    const proxy = await startProxy(
-      target,
-      bootstrap({
-        filters: [probe('a', { metric_prefix: 'obs_a' }), probe('b', { metric_prefix: 'obs_b' })],
-        clusters: { backend: [upstream.port] },
-      }),
-    )
-    t.teardown(() => proxy.stop())
+    const { proxy } = await startProxyWithUpstream(t, target, {
+      filters: [probe('a', { metric_prefix: 'obs_a' }), probe('b', { metric_prefix: 'obs_b' })],
+    })
     const ns = 'dynamicmodulescustom'
 
     for (let i = 0; i < 3; i++) t.equal((await send(proxy, { path: '/get' })).status, 200)
@@ -142,16 +135,9 @@ t.test('metrics: defined in config_new, shown under dynamicmodulescustom, update
 
 t.test('the config-level counter is incremented from on_http_filter_config_scheduled', (t) =>
   forEachTarget(t, async (t, target) => {
-    const upstream = await startUpstream()
-    t.teardown(() => upstream.close())
-    const proxy = await startProxy(
-      target,
-      bootstrap({
-        filters: [probe('a', { metric_prefix: 'cfgev_a', config_scheduler_delay_ms: 5 }), probe('b', { metric_prefix: 'cfgev_b', config_scheduler: false })],
-        clusters: { backend: [upstream.port] },
-      }),
-    )
-    t.teardown(() => proxy.stop())
+    const { proxy } = await startProxyWithUpstream(t, target, {
+      filters: [probe('a', { metric_prefix: 'cfgev_a', config_scheduler_delay_ms: 5 }), probe('b', { metric_prefix: 'cfgev_b', config_scheduler: false })],
+    })
     const name = 'dynamicmodulescustom.cfgev_a_config_events'
     const value = await until(() => proxy.stat(name), (v) => v === 1)
     t.equal(value, 1, 'one config event, one increment')

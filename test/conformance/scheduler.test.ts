@@ -1,20 +1,13 @@
 // Schedulers: commits from the probe's own threads, commits after destroy, scheduler_delete, and the
 // config scheduler on the main thread (test/modules/README.md §5.7; docs/envoy-facts.md §8).
 import t, { type Test } from 'tap'
-import { bootstrap } from '../harness/config.js'
-import { startProxy, type Proxy, type Target } from '../harness/proxy.js'
+import type { Proxy, Target } from '../harness/proxy.js'
+import { startProxyWithUpstream } from '../harness/stack.js'
 import { forEachTarget } from '../harness/targets.js'
-import { startUpstream } from '../harness/upstream.js'
 import { globals, list, probe, rep, send, until } from './abi.support.js'
 
 async function chain(t: Test, target: Target, configA: Record<string, unknown> = {}): Promise<Proxy> {
-  const upstream = await startUpstream()
-  t.teardown(() => upstream.close())
-  const proxy = await startProxy(
-    target,
-    bootstrap({ filters: [probe('a', configA), probe('b')], clusters: { backend: [upstream.port] } }),
-  )
-  t.teardown(() => proxy.stop())
+  const { proxy } = await startProxyWithUpstream(t, target, { filters: [probe('a', configA), probe('b')] })
   return proxy
 }
 

@@ -1,25 +1,14 @@
 // State shared along a stream, and what the stream knows about itself: dynamic metadata, route
 // metadata, filter state, attributes (test/modules/README.md §5.9; docs/envoy-facts.md §9, §12, §13).
 import t, { type Test } from 'tap'
-import { bootstrap, type RouteDef } from '../harness/config.js'
-import { startProxy, type Proxy, type Target } from '../harness/proxy.js'
+import type { RouteDef } from '../harness/config.js'
+import type { Target } from '../harness/proxy.js'
+import { startProxyWithUpstream, type ProxyWithUpstream } from '../harness/stack.js'
 import { forEachTarget } from '../harness/targets.js'
-import { startUpstream, type Upstream } from '../harness/upstream.js'
 import { pairs, probe, rep, send } from './abi.support.js'
 
-async function chain(t: Test, target: Target, routes?: RouteDef[]): Promise<{ proxy: Proxy; upstream: Upstream }> {
-  const upstream = await startUpstream()
-  t.teardown(() => upstream.close())
-  const proxy = await startProxy(
-    target,
-    bootstrap({
-      filters: [probe('a'), probe('b')],
-      clusters: { backend: [upstream.port] },
-      ...(routes ? { routes } : {}),
-    }),
-  )
-  t.teardown(() => proxy.stop())
-  return { proxy, upstream }
+function chain(t: Test, target: Target, routes?: RouteDef[]): Promise<ProxyWithUpstream> {
+  return startProxyWithUpstream(t, target, { filters: [probe('a'), probe('b')], ...(routes ? { routes } : {}) })
 }
 
 const noMismatch = { 'string-as-number': 'false', 'number-as-string': 'false', 'number-as-bool': 'false' }

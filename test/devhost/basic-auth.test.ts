@@ -2,25 +2,18 @@
 import t from 'tap'
 import { request } from 'undici'
 import { bootstrap } from '../harness/config.js'
-import { runExpectingFailure, startProxy } from '../harness/proxy.js'
+import { runExpectingFailure } from '../harness/proxy.js'
+import { startProxyWithUpstream } from '../harness/stack.js'
 import { forEachTarget } from '../harness/targets.js'
-import { startUpstream } from '../harness/upstream.js'
 
 const credentials = { username: 'alice', password: 'wonderland', realm: 'nodevoy-test' }
 const basic = (user: string, pass: string) => 'Basic ' + Buffer.from(`${user}:${pass}`).toString('base64')
 
 t.test('basic_auth answers 401 with the realm, or lets the request through', (t) =>
   forEachTarget(t, async (t, target) => {
-    const upstream = await startUpstream()
-    t.teardown(() => upstream.close())
-    const proxy = await startProxy(
-      target,
-      bootstrap({
-        filters: [{ name: 'auth', module: 'basic_auth', config: credentials }],
-        clusters: { backend: [upstream.port] },
-      }),
-    )
-    t.teardown(() => proxy.stop())
+    const { proxy, upstream } = await startProxyWithUpstream(t, target, {
+      filters: [{ name: 'auth', module: 'basic_auth', config: credentials }],
+    })
 
     const cases: [string, Record<string, string>, string][] = [
       ['no header', {}, 'no Authorization'],

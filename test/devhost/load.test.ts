@@ -4,8 +4,8 @@ import autocannon from 'autocannon'
 import t from 'tap'
 import { bootstrap } from '../harness/config.js'
 import { startProxy } from '../harness/proxy.js'
+import { startProxyWithUpstream } from '../harness/stack.js'
 import { forEachTarget } from '../harness/targets.js'
-import { startUpstream } from '../harness/upstream.js'
 
 function rssKb(pid: number): number {
   const status = fs.readFileSync(`/proc/${pid}/status`, 'utf8')
@@ -19,17 +19,12 @@ async function load(url: string, amount: number, headers: Record<string, string>
 
 t.test('10,000 authorised requests: all 200, RSS stable', (t) =>
   forEachTarget(t, async (t, target) => {
-    const upstream = await startUpstream()
-    t.teardown(() => upstream.close())
-    const proxy = await startProxy(
+    const { proxy } = await startProxyWithUpstream(
+      t,
       target,
-      bootstrap({
-        filters: [{ name: 'auth', module: 'basic_auth', config: { username: 'u', password: 'p' } }],
-        clusters: { backend: [upstream.port] },
-      }),
+      { filters: [{ name: 'auth', module: 'basic_auth', config: { username: 'u', password: 'p' } }] },
       { concurrency: 2 },
     )
-    t.teardown(() => proxy.stop())
     const headers = { authorization: 'Basic ' + Buffer.from('u:p').toString('base64') }
     const pid = proxy.process.pid!
 

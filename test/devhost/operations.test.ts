@@ -1,17 +1,12 @@
 // Operations: admin endpoints, Envoy-style logs, log levels, and a draining SIGTERM.
 import t from 'tap'
 import { request } from 'undici'
-import { bootstrap } from '../harness/config.js'
-import { startProxy } from '../harness/proxy.js'
+import { startProxyWithUpstream } from '../harness/stack.js'
 import { devHostOnly, forEachTarget } from '../harness/targets.js'
-import { startUpstream } from '../harness/upstream.js'
 
 t.test('admin: /ready, /stats, /listeners', (t) =>
   forEachTarget(t, async (t, target) => {
-    const upstream = await startUpstream()
-    t.teardown(() => upstream.close())
-    const proxy = await startProxy(target, bootstrap({ clusters: { backend: [upstream.port] } }))
-    t.teardown(() => proxy.stop())
+    const { proxy } = await startProxyWithUpstream(t, target)
     const ready = await request(`${proxy.adminUrl}/ready`)
     t.equal(ready.statusCode, 200)
     t.equal(await ready.body.text(), 'LIVE\n')
@@ -29,10 +24,7 @@ t.test('admin: /ready, /stats, /listeners', (t) =>
 
 t.test('SIGTERM drains in-flight streams, then exits 0', (t) =>
   devHostOnly(t, async (t) => {
-    const upstream = await startUpstream()
-    t.teardown(() => upstream.close())
-    const proxy = await startProxy('devhost', bootstrap({ clusters: { backend: [upstream.port] } }))
-    t.teardown(() => proxy.stop())
+    const { proxy } = await startProxyWithUpstream(t, 'devhost')
     const inFlight = request(`${proxy.url}/delay/600`)
     await new Promise((r) => setTimeout(r, 150))
     const stopped = proxy.stop()

@@ -47,6 +47,8 @@ export interface Proxy {
   stat(name: string): Promise<number | undefined>
   /** SIGTERM and wait; resolves with the exit code (null when killed by a signal). */
   stop(): Promise<{ code: number | null; signal: NodeJS.Signals | null }>
+  /** Dev host only: rewrites the bootstrap file and asks for a reload (POST /devhost/reload). */
+  reload(config: Record<string, unknown> | string): Promise<{ status: number; body: string }>
 }
 
 let searchPathDir: string | undefined
@@ -83,6 +85,7 @@ function command(target: Target, configPath: string, adminPath: string, opts: St
 interface Launched {
   child: ChildProcess
   dir: string
+  configPath: string
   adminPath: string
   output: () => string
   exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>
@@ -112,7 +115,7 @@ function launch(target: Target, config: Record<string, unknown> | string, opts: 
   const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) =>
     child.on('exit', (code, signal) => resolve({ code, signal })),
   )
-  return { child, dir, adminPath, output: () => output, exited }
+  return { child, dir, configPath, adminPath, output: () => output, exited }
 }
 
 /** Runs the proxy with a config expected to be refused; resolves with its exit code and output. */
@@ -211,6 +214,11 @@ export async function startProxy(
     async stat(name) {
       const value = (await stats()).get(name)
       return value === undefined ? undefined : Number(value)
+    },
+    async reload(config) {
+      fs.writeFileSync(launched.configPath, typeof config === 'string' ? config : YAML.stringify(config))
+      const res = await request(`${adminUrl}/devhost/reload`, { method: 'POST' })
+      return { status: res.statusCode, body: await res.body.text() }
     },
     stop() {
       if (stopped) return stopped

@@ -1,28 +1,22 @@
 // Async hooks resume on their worker: timers and fetch() under concurrent load on two workers.
 import t from 'tap'
 import { Agent, request } from 'undici'
-import { bootstrap } from '../harness/config.js'
 import { bundled, nodevoyFilter } from '../harness/nodevoy.js'
-import { startProxy } from '../harness/proxy.js'
+import { startProxyWithUpstream } from '../harness/stack.js'
 import { forEachTarget } from '../harness/targets.js'
 import { startUpstream } from '../harness/upstream.js'
 
 t.test('awaiting a timer and fetch: 2 workers x 100 concurrent requests all complete, in order', (t) =>
   forEachTarget(t, async (t, target) => {
-    const upstream = await startUpstream()
-    t.teardown(() => upstream.close())
     const lookup = await startUpstream()  // the service the filter fetch()es
     t.teardown(() => lookup.close())
     const bundle = await bundled('test/filters/async.ts')
-    const proxy = await startProxy(
+    const { proxy } = await startProxyWithUpstream(
+      t,
       target,
-      bootstrap({
-        filters: [nodevoyFilter({ name: 'async', bundle, config: { fetchUrl: `http://127.0.0.1:${lookup.port}` } })],
-        clusters: { backend: [upstream.port] },
-      }),
+      { filters: [nodevoyFilter({ name: 'async', bundle, config: { fetchUrl: `http://127.0.0.1:${lookup.port}` } })] },
       { concurrency: 2 },
     )
-    t.teardown(() => proxy.stop())
     const agent = new Agent({ connections: 200, pipelining: 1 })
     t.teardown(() => agent.close())
     const ids = Array.from({ length: 200 }, (_, i) => `r${i}`)

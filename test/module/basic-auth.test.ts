@@ -3,25 +3,18 @@ import t from 'tap'
 import { request } from 'undici'
 import { bootstrap } from '../harness/config.js'
 import { bundled, nodevoyFilter } from '../harness/nodevoy.js'
-import { runExpectingFailure, startProxy } from '../harness/proxy.js'
+import { runExpectingFailure } from '../harness/proxy.js'
+import { startProxyWithUpstream } from '../harness/stack.js'
 import { forEachTarget } from '../harness/targets.js'
-import { startUpstream } from '../harness/upstream.js'
 
 const basic = (user: string, pass: string) => 'Basic ' + Buffer.from(`${user}:${pass}`).toString('base64')
 
 t.test('basic-auth: three kinds of 401 with the realm, then the upstream for the right credentials', (t) =>
   forEachTarget(t, async (t, target) => {
-    const upstream = await startUpstream()
-    t.teardown(() => upstream.close())
     const bundle = await bundled('examples/basic-auth/filter.ts')
-    const proxy = await startProxy(
-      target,
-      bootstrap({
-        filters: [nodevoyFilter({ name: 'auth', bundle, config: { username: 'alice', password: 'wonderland', realm: 'test-realm' } })],
-        clusters: { backend: [upstream.port] },
-      }),
-    )
-    t.teardown(() => proxy.stop())
+    const { proxy, upstream } = await startProxyWithUpstream(t, target, {
+      filters: [nodevoyFilter({ name: 'auth', bundle, config: { username: 'alice', password: 'wonderland', realm: 'test-realm' } })],
+    })
     const cases: [string, Record<string, string>, string][] = [
       ['missing', {}, 'no Authorization'],
       ['malformed', { authorization: 'Bearer token' }, 'invalid Authorization format'],

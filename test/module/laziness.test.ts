@@ -1,24 +1,22 @@
 // The data path is lazy: reading headers copies the whole map once; bodies are never copied unless
 // read.
 import { createHash } from 'node:crypto'
-import t from 'tap'
+import t, { type Test } from 'tap'
 import { request } from 'undici'
-import { bootstrap } from '../harness/config.js'
 import { bundled, nodevoyFilter } from '../harness/nodevoy.js'
-import { startProxy } from '../harness/proxy.js'
+import type { Target } from '../harness/proxy.js'
+import { startProxyWithUpstream } from '../harness/stack.js'
 import { forEachTarget } from '../harness/targets.js'
-import { startUpstream } from '../harness/upstream.js'
+
+/** The read-headers filter in front of an upstream; both stopped on teardown. */
+async function readHeadersProxy(t: Test, target: Target) {
+  const bundle = await bundled('test/filters/read-headers.ts')
+  return startProxyWithUpstream(t, target, { filters: [nodevoyFilter({ name: 'read', bundle })] })
+}
 
 t.test('reading three request headers crosses once and copies only the header map', (t) =>
   forEachTarget(t, async (t, target) => {
-    const upstream = await startUpstream()
-    t.teardown(() => upstream.close())
-    const bundle = await bundled('test/filters/read-headers.ts')
-    const proxy = await startProxy(
-      target,
-      bootstrap({ filters: [nodevoyFilter({ name: 'read', bundle })], clusters: { backend: [upstream.port] } }),
-    )
-    t.teardown(() => proxy.stop())
+    const { proxy, upstream } = await readHeadersProxy(t, target)
     const res = await request(`${proxy.url}/lazy`, { headers: { 'x-a': 'one', 'x-b': 'two' } })
     t.equal(res.statusCode, 200)
     await res.body.text()
@@ -35,14 +33,7 @@ t.test('reading three request headers crosses once and copies only the header ma
 
 t.test('a 1 MB upload through a filter that never reads the body copies 0 body bytes', (t) =>
   forEachTarget(t, async (t, target) => {
-    const upstream = await startUpstream()
-    t.teardown(() => upstream.close())
-    const bundle = await bundled('test/filters/read-headers.ts')
-    const proxy = await startProxy(
-      target,
-      bootstrap({ filters: [nodevoyFilter({ name: 'read', bundle })], clusters: { backend: [upstream.port] } }),
-    )
-    t.teardown(() => proxy.stop())
+    const { proxy, upstream } = await readHeadersProxy(t, target)
     const body = Buffer.alloc(1024 * 1024, 7)
     const res = await request(`${proxy.url}/upload`, { method: 'POST', body, headers: { 'x-a': 'a' } })
     t.equal(res.statusCode, 200)
