@@ -299,13 +299,19 @@ StreamRecord* WorkerEnv::lookup(double token) {
 }
 
 void WorkerEnv::addWaiting(StreamRecord* record) {
-  std::lock_guard<std::mutex> lock(state_mutex_);
-  waiting_.insert(record);
+  {
+    std::lock_guard<std::mutex> lock(state_mutex_);
+    waiting_.insert(record);
+  }
+  state_cv_.notify_all();
 }
 
 void WorkerEnv::removeWaiting(StreamRecord* record) {
-  std::lock_guard<std::mutex> lock(state_mutex_);
-  waiting_.erase(record);
+  {
+    std::lock_guard<std::mutex> lock(state_mutex_);
+    waiting_.erase(record);
+  }
+  state_cv_.notify_all();
 }
 
 // ---- Locking ---------------------------------------------------------------------------------------
@@ -357,6 +363,15 @@ bool WorkerEnv::tryAcquireOther() {
   return true;
 }
 
+// Like tryAcquireOther, for running the event loop: refused while a stream waits on async work,
+// because that stream's continuations must run on its worker.
+bool WorkerEnv::tryAcquireForLoop() {
+  std::lock_guard<std::mutex> lock(state_mutex_);
+  if (holder_ != Holder::None || !waiting_.empty()) return false;
+  holder_ = Holder::Other;
+  return true;
+}
+
 void WorkerEnv::releaseOther() {
   {
     std::lock_guard<std::mutex> lock(state_mutex_);
@@ -377,8 +392,7 @@ bool WorkerEnv::runOrQueue(std::function<void()> task) {
   {
     std::lock_guard<std::mutex> lock(state_mutex_);
     tasks_.push_back(std::move(task));
-    tasks_pending_ = true;
-    release_requested_ = true;
+    tasks_pending_ = true;  // the worker runs it at its next hook, or the poller once the isolate is free
   }
   uint64_t one = 1;
   (void)!write(poke_fd_, &one, sizeof(one));
@@ -503,33 +517,34 @@ void WorkerEnv::pollerMain() {
       }
       continue;
     }
-    // The loop has work.
-    if (tryAcquireOther()) {
+    // The loop has work. Run it here only when no stream waits on it and nobody holds the isolate.
+    if (tryAcquireForLoop()) {
       runAsOther(nullptr, true);
       continue;
     }
-    // The worker holds the isolate: wake it through a stream waiting on async work, else ask it to
-    // let go at the end of its next hook. Then wait for the loop to have run before polling again.
+    // Otherwise the worker must run it: wake it through a stream waiting on async work, or ask it to
+    // let the isolate go at the end of its next hook. Then wait for the loop to have run.
     uint64_t generation;
     {
       std::unique_lock<std::mutex> lock(state_mutex_);
       generation = pump_generation_;
-      if (holder_ == Holder::Worker) {
-        StreamRecord* target = nullptr;
-        for (StreamRecord* record : waiting_) {
-          if (record->scheduler != nullptr) {
-            target = record;
-            break;
-          }
-        }
-        if (target != nullptr) {
-          envoy.http_filter_scheduler_commit(target->scheduler, kEventPump);
-        } else {
-          release_requested_ = true;
+      StreamRecord* target = nullptr;
+      for (StreamRecord* record : waiting_) {
+        if (record->scheduler != nullptr) {
+          target = record;
+          break;
         }
       }
-      state_cv_.wait_for(lock, std::chrono::milliseconds(50),
-                         [&] { return stopping_ || pump_generation_ != generation || holder_ != Holder::Worker; });
+      if (target != nullptr) {
+        envoy.http_filter_scheduler_commit(target->scheduler, kEventPump);
+        state_cv_.wait_for(lock, std::chrono::milliseconds(50),
+                           [&] { return stopping_ || pump_generation_ != generation || waiting_.empty(); });
+      } else {
+        if (holder_ == Holder::Worker) release_requested_ = true;
+        state_cv_.wait_for(lock, std::chrono::milliseconds(50), [&] {
+          return stopping_ || pump_generation_ != generation || holder_ == Holder::None || !waiting_.empty();
+        });
+      }
     }
   }
 }

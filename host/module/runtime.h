@@ -170,6 +170,7 @@ class WorkerEnv {
   void stopPoller();
   void pollerMain();
   bool tryAcquireOther();
+  bool tryAcquireForLoop();
   void releaseOther();
   void runAsOther(const std::function<void()>& task, bool run_loop);
   void runQueuedTasks();
