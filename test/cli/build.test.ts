@@ -3,7 +3,7 @@ import { execFile } from 'node:child_process'
 import fs from 'node:fs'
 import os from 'node:os'
 import path from 'node:path'
-import t from 'tap'
+import t, { type Test } from 'tap'
 import YAML from 'yaml'
 import { build } from '../../scripts/commands/build.js'
 import { printConfig } from '../../scripts/commands/config.js'
@@ -12,7 +12,7 @@ import { devHostBin, libnodeDir, repoRoot } from '../harness/paths.js'
 
 const example = path.join(repoRoot, 'examples/basic-auth/filter.ts')
 
-function tmp(t: Tap.Test): string {
+function tmp(t: Test): string {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'nodevoy-cli-'))
   t.teardown(() => fs.rmSync(dir, { recursive: true, force: true }))
   return dir
