@@ -8,6 +8,10 @@ nodedir="$prefix/usr"
 [ "$prefix" = "/" ] && nodedir=/usr
 export npm_config_nodedir="$nodedir"
 npx --no-install prebuildify --napi --strip
+# The dev host ships too (`nodevoy dev`, nodevoy/testing): statically linked but for glibc and libstdc++.
+make -C host -j2 ../out/nodevoy-devhost >/dev/null
+cp out/nodevoy-devhost prebuilds/linux-x64/nodevoy-devhost
+strip prebuilds/linux-x64/nodevoy-devhost
 # prebuildify moves build/Release/nodevoy.node; rebuild it so local runs keep using a fresh build.
 bash scripts/build-module.sh
 ls -l prebuilds/linux-x64/

@@ -5,7 +5,6 @@
 import fs from 'node:fs'
 import os from 'node:os'
 import path from 'node:path'
-import { request } from 'undici'
 import { bundleFilter } from '../bundle.js'
 import { launchProxy, listenerPort, moduleEnv, waitReady } from '../lib/devhost.js'
 import { bootstrap, toYaml } from '../lib/envoy-config.js'
@@ -21,8 +20,12 @@ export interface DevOptions {
   config?: string
   filter?: string
   concurrency: number
+  /** Rebuild and swap on changes (default true). */
+  watch?: boolean
   /** Where to print status lines (default stderr). */
   log?: (line: string) => void
+  /** Where the dev host's own output goes (default stderr). */
+  onOutput?: (text: string) => void
 }
 
 function parseUpstream(value: string): { address: string; port: number } {
@@ -81,7 +84,7 @@ export async function dev(entry: string, options: DevOptions): Promise<DevSessio
     adminAddressPath: adminPath,
     concurrency: options.concurrency,
     env: moduleEnv(modules, libnodeDir()),
-    onOutput: (text) => process.stderr.write(text),
+    onOutput: options.onOutput ?? ((text) => process.stderr.write(text)),
   })
   let adminUrl: string
   try {
@@ -92,13 +95,18 @@ export async function dev(entry: string, options: DevOptions): Promise<DevSessio
     throw new CliError((error as Error).message)
   }
   const url = `http://127.0.0.1:${await listenerPort(adminUrl)}`
-  log(`nodevoy dev: ${url} -> ${upstream ? `${upstream.address}:${upstream.port}` : 'a direct response (no --upstream)'}; watching ${inputs.length} files`)
+  const watching = options.watch ?? true
+  log(
+    `nodevoy dev: ${url} -> ${upstream ? `${upstream.address}:${upstream.port}` : 'a direct response (no --upstream)'}` +
+      (watching ? `; watching ${inputs.length} files` : ''),
+  )
 
   let watchers: fs.FSWatcher[] = []
   let timer: NodeJS.Timeout | undefined
   let busy = Promise.resolve()
   const watch = () => {
     for (const w of watchers) w.close()
+    if (!watching) return
     watchers = inputs.filter((f) => fs.existsSync(f)).map((f) => fs.watch(f, () => schedule()))
   }
   const schedule = () => {
@@ -107,9 +115,9 @@ export async function dev(entry: string, options: DevOptions): Promise<DevSessio
       busy = busy.then(async () => {
         try {
           inputs = await rebuild()
-          const res = await request(`${adminUrl}/devhost/reload`, { method: 'POST' })
-          const body = (await res.body.text()).trim()
-          if (res.statusCode !== 200) throw new CliError(body)
+          const res = await fetch(`${adminUrl}/devhost/reload`, { method: 'POST' })
+          const body = (await res.text()).trim()
+          if (res.status !== 200) throw new CliError(body)
           log(`nodevoy dev: rebuilt and swapped in (generation ${generation})`)
         } catch (error) {
           log(`nodevoy dev: ${(error as Error).message}\nnodevoy dev: still serving the last good build; fix the error and save again`)

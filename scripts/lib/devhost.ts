@@ -4,7 +4,6 @@ import { spawn, type ChildProcess } from 'node:child_process'
 import fs from 'node:fs'
 import path from 'node:path'
 import { setTimeout as sleep } from 'node:timers/promises'
-import { request } from 'undici'
 
 export interface ProxyProcessOptions {
   bin: string
@@ -60,9 +59,9 @@ export async function waitReady(proxy: ProxyProcess, adminAddressPath: string, t
     if (fs.existsSync(adminAddressPath)) {
       const admin = `http://${fs.readFileSync(adminAddressPath, 'utf8').trim()}`
       try {
-        const res = await request(`${admin}/ready`)
-        const body = await res.body.text()
-        if (res.statusCode === 200 && body.trim() === 'LIVE') return admin
+        const res = await fetch(`${admin}/ready`)
+        const body = await res.text()
+        if (res.status === 200 && body.trim() === 'LIVE') return admin
       } catch {
         // not listening yet
       }
@@ -74,7 +73,7 @@ export async function waitReady(proxy: ProxyProcess, adminAddressPath: string, t
 
 /** The first listener's port, from /listeners?format=json. */
 export async function listenerPort(adminUrl: string): Promise<number> {
-  const listeners = (await (await request(`${adminUrl}/listeners?format=json`)).body.json()) as {
+  const listeners = (await (await fetch(`${adminUrl}/listeners?format=json`)).json()) as {
     listener_statuses: { local_address: { socket_address: { port_value: number } } }[]
   }
   return listeners.listener_statuses[0]!.local_address.socket_address.port_value
