@@ -15,6 +15,7 @@ import os from 'node:os'
 import path from 'node:path'
 import { dev } from './commands/dev.js'
 
+/** Options of {@link startFilter}. */
 export interface StartFilterOptions {
   /** The filter's config (validated by its schema, as Envoy would). */
   config?: unknown
@@ -28,11 +29,13 @@ export interface StartFilterOptions {
   onOutput?: (text: string) => void
 }
 
+/** A filter running in the dev host. */
 export interface RunningFilter {
   /** Base URL of the listener, e.g. http://127.0.0.1:41234. */
   url: string
   /** Base URL of the dev host's admin interface (/stats, /ready, ...). */
   adminUrl: string
+  /** Stops the dev host (in-flight requests finish first) and removes its files. */
   stop(): Promise<void>
 }
 

@@ -1,3 +1,11 @@
+/** What a stream's data path cost so far. */
+export interface DataPathStats {
+  /** Calls from JS into libnodevoy that reached Envoy for this stream. */
+  crossings: number
+  /** Bytes of headers and bodies copied from Envoy into JS for this stream. */
+  bytesCopied: number
+}
+
 /** Log levels, as Envoy's. */
 export type LogLevel = 'trace' | 'debug' | 'info' | 'warn' | 'error' | 'critical'
 
@@ -26,5 +34,5 @@ export interface Callbacks {
   /** Index of the Envoy worker thread running this stream. */
   readonly workerIndex: number
   /** How much this stream's data path cost so far: native crossings and bytes copied into JS. */
-  dataPathStats(): { crossings: number; bytesCopied: number }
+  dataPathStats(): DataPathStats
 }

@@ -31,6 +31,7 @@ export class StreamGoneError extends NodevoyError {
     super('NODEVOY_ERR_STREAM_GONE', message)
     this.name = 'StreamGoneError'
   }
+  /** Matches by `code`, so errors from another copy of the SDK or from native code match too. */
   static override [Symbol.hasInstance](value: unknown): boolean {
     return hasCode(value, 'NODEVOY_ERR_STREAM_GONE')
   }
@@ -42,6 +43,7 @@ export class WrongThreadError extends NodevoyError {
     super('NODEVOY_ERR_WRONG_THREAD', message)
     this.name = 'WrongThreadError'
   }
+  /** Matches by `code`, so errors from another copy of the SDK or from native code match too. */
   static override [Symbol.hasInstance](value: unknown): boolean {
     return hasCode(value, 'NODEVOY_ERR_WRONG_THREAD')
   }
@@ -51,11 +53,13 @@ export class WrongThreadError extends NodevoyError {
 export interface ConfigIssue {
   /** Where in the config, e.g. `["credentials", 0, "password"]`. */
   path: (string | number)[]
+  /** What is wrong there, as the schema says it. */
   message: string
 }
 
 /** The filter's config does not match its schema; Envoy refuses the config. */
 export class ConfigError extends NodevoyError {
+  /** Every problem found, with its path in the config. */
   readonly issues: ConfigIssue[]
   constructor(filterName: string, issues: ConfigIssue[]) {
     const lines = issues.map((i) => `${i.path.length ? i.path.join('.') : '(config)'}: ${i.message}`)
@@ -63,6 +67,7 @@ export class ConfigError extends NodevoyError {
     this.name = 'ConfigError'
     this.issues = issues
   }
+  /** Matches by `code`, so errors from another copy of the SDK or from native code match too. */
   static override [Symbol.hasInstance](value: unknown): boolean {
     return hasCode(value, 'NODEVOY_ERR_INVALID_CONFIG')
   }

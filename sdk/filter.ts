@@ -26,6 +26,7 @@ export interface FilterHooks {
 export interface FilterContext {
   /** Index of the Envoy worker whose Node environment runs this instance (-1: config validation). */
   workerIndex: number
+  /** Logs through Envoy's `dynamic_modules` logger, tagged with the filter name. */
   log(level: LogLevel, message: string): void
 }
 
@@ -45,8 +46,11 @@ export interface FilterDefinition<Schema extends z.ZodType = z.ZodType<unknown>>
 
 /** A filter made by {@link defineFilter}: export it (default or named) from the bundle's entry. */
 export interface Filter<Schema extends z.ZodType = z.ZodType<unknown>> {
+  /** The filter's name, as given to defineFilter. */
   readonly name: string
+  /** The definition it was made from (for tools and tests). */
   readonly definition: FilterDefinition<Schema>
+  /** @internal */
   readonly [FILTER_BRAND]: FilterBrand
 }
 

@@ -15,6 +15,7 @@ export interface HeaderMap extends Iterable<[name: string, value: string]> {
   get(name: string): string | undefined
   /** Every value of `name`, in order (empty when absent). */
   getAll(name: string): string[]
+  /** Whether `name` has at least one value. */
   has(name: string): boolean
   /** Replaces every value of `name` with `value`. */
   set(name: string, value: string): void
@@ -30,9 +31,13 @@ export interface HeaderMap extends Iterable<[name: string, value: string]> {
 
 /** Request headers (`:method`, `:path`, `:authority`, `:scheme`, then the rest). */
 export interface RequestHeaderMap extends HeaderMap {
+  /** `:method`, e.g. `GET`. */
   readonly method: string | undefined
+  /** `:path`, with the query string, e.g. `/items?id=1`. */
   readonly path: string | undefined
+  /** `:authority` (HTTP/1.1's Host). */
   readonly authority: string | undefined
+  /** `:scheme`, `http` or `https`. */
   readonly scheme: string | undefined
 }
 

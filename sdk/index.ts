@@ -6,6 +6,6 @@
 export { defineFilter } from './filter.js'
 export type { Filter, FilterContext, FilterDefinition, FilterHooks, HookResult } from './filter.js'
 export type { HeaderMap, RequestHeaderMap, ResponseHeaderMap } from './headers.js'
-export type { Callbacks, LogLevel, ReplyHeaders } from './callbacks.js'
+export type { Callbacks, DataPathStats, LogLevel, ReplyHeaders } from './callbacks.js'
 export { ConfigError, NodevoyError, StreamGoneError, WrongThreadError } from './errors.js'
 export type { ConfigIssue, ErrorCode } from './errors.js'

@@ -54,9 +54,13 @@ export interface FilterInstanceHandle {
   dispatch(kind: HookKind, token: StreamToken, endOfStream: boolean): number
 }
 
-/** The brand libnodevoy looks for on exported filter definitions (host/module/runtime.cc). */
+/**
+ * The brand libnodevoy looks for on exported filter definitions (host/module/runtime.cc).
+ * @internal
+ */
 export const FILTER_BRAND: unique symbol = Symbol.for('nodevoy.filter.v1') as never
 
+/** @internal */
 export interface FilterBrand {
   name: string
   instantiate(binding: NativeBinding, configJson: string, filterId: number): FilterInstanceHandle

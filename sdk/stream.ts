@@ -1,6 +1,6 @@
 // The per-config dispatcher libnodevoy calls for every hook, and the per-stream state behind the
 // objects filter code receives.
-import type { Callbacks, LogLevel, ReplyHeaders } from './callbacks.js'
+import type { Callbacks, DataPathStats, LogLevel, ReplyHeaders } from './callbacks.js'
 import { NodevoyError, StreamGoneError } from './errors.js'
 import { HeaderMapImpl, RequestHeaderMapImpl, ResponseHeaderMapImpl } from './headers.js'
 import type { FilterHooks, HookResult } from './filter.js'
@@ -119,7 +119,7 @@ class StreamState implements Callbacks {
     return this.#binding.workerIndex()
   }
 
-  dataPathStats(): { crossings: number; bytesCopied: number } {
+  dataPathStats(): DataPathStats {
     const [crossings, bytesCopied] = this.#binding.counters(this.link.token)
     return { crossings, bytesCopied }
   }
