@@ -8,9 +8,17 @@ nodedir="$prefix/usr"
 [ "$prefix" = "/" ] && nodedir=/usr
 # npm's own nodedir setting would otherwise win over the flag.
 export npm_config_nodedir="$nodedir"
-if [ -f build/Makefile ] && [ -f build/config.gypi ] && grep -q "\"nodedir\": \"$nodedir\"" build/config.gypi; then
-  npx --no-install node-gyp build --nodedir="$nodedir" >/dev/null
+# node-gyp: the project's, npm's own (inside an npm lifecycle script), or fetched from the registry.
+if [ -x node_modules/.bin/node-gyp ]; then
+  node_gyp=(node_modules/.bin/node-gyp)
+elif [ -n "${npm_config_node_gyp:-}" ]; then
+  node_gyp=(node "$npm_config_node_gyp")
 else
-  npx --no-install node-gyp rebuild --nodedir="$nodedir" >/dev/null
+  node_gyp=(npx --yes node-gyp@11)
+fi
+if [ -f build/Makefile ] && [ -f build/config.gypi ] && grep -q "\"nodedir\": \"$nodedir\"" build/config.gypi; then
+  "${node_gyp[@]}" build --nodedir="$nodedir" >/dev/null
+else
+  "${node_gyp[@]}" rebuild --nodedir="$nodedir" >/dev/null
 fi
 echo "built build/Release/nodevoy.node (libnode from $nodedir)" >&2
