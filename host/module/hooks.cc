@@ -63,11 +63,21 @@ int runHook(StreamRecord* record, int kind, bool end_of_stream) {
       if (isolate->IsExecutionTerminating()) isolate->CancelTerminateExecution();
     }
   }
+  // A stream about to wait (async hook, or 'stop') must be registered as waiting before the isolate
+  // can be let go in leaveFromWorker: from then on its continuations may only run on this worker,
+  // so the poller must wake the worker rather than run the event loop itself.
+  const bool may_wait = result == kResultPending ||
+                        (result == NV_HEADERS_STOP_ITERATION && (kind == kRequestHeaders || kind == kResponseHeaders));
+  if (may_wait) {
+    if (record->scheduler == nullptr) record->scheduler = envoy.http_filter_scheduler_new(record->filter_envoy);
+    env.addWaiting(record);
+  }
   env.leaveFromWorker();  // nextTicks and microtasks run here; an async hook may settle now
   record->running_kind = 0;
   if (result == kResultPending && record->result_ready) {
     record->result_ready = false;
     result = record->result;
+    env.removeWaiting(record);
   }
   return result;
 }

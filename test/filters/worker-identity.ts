@@ -14,6 +14,7 @@ export default defineFilter({
       headers.set('x-created-for-worker', String(context.workerIndex))
       headers.set('x-environment', environmentId)
       headers.set('x-environment-requests', String(requests))
+      headers.set('x-webcrypto', typeof globalThis.crypto?.subtle?.digest)
     },
   }),
 })

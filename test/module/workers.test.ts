@@ -28,6 +28,7 @@ t.test('each worker runs the filter in its own environment', (t) =>
         await res.body.text()
         const worker = String(res.headers['x-worker'])
         t.equal(res.headers['x-created-for-worker'], worker, 'the instance was created for the worker running it')
+        t.equal(res.headers['x-webcrypto'], 'function', 'globalThis.crypto (WebCrypto) is there, as in Node >= 19')
         if (!environments.has(worker)) environments.set(worker, new Set())
         environments.get(worker)!.add(String(res.headers['x-environment']))
       }
