@@ -7,6 +7,7 @@ import os from 'node:os'
 import path from 'node:path'
 import t, { type Test } from 'tap'
 import { request } from 'undici'
+import { exportJWK, generateKeyPair, SignJWT } from 'jose'
 import YAML from 'yaml'
 import { launchProxy, listenerPort, moduleEnv, waitReady } from '../../scripts/lib/devhost.js'
 import { libnodeDir, repoRoot } from '../harness/paths.js'
@@ -26,8 +27,10 @@ function run(cmd: string, args: string[], cwd: string, env: NodeJS.ProcessEnv = 
 let tarball: string | undefined
 
 /** Packs nodevoy once per test process (building the prebuilds first if they are missing). */
-async function packOnce(dir: string): Promise<string> {
+async function packOnce(): Promise<string> {
   if (tarball) return tarball
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'nodevoy-pack-'))
+  t.teardown(() => fs.rmSync(dir, { recursive: true, force: true }))
   const prebuilds = path.join(repoRoot, 'prebuilds', 'linux-x64')
   if (!fs.existsSync(path.join(prebuilds, 'nodevoy.node')) || !fs.existsSync(path.join(prebuilds, 'nodevoy-devhost'))) {
     await run('bash', ['scripts/prebuild.sh'], repoRoot)
@@ -42,35 +45,33 @@ async function packOnce(dir: string): Promise<string> {
 async function newProject(t: Test, extra: string[] = []): Promise<string> {
   const work = fs.mkdtempSync(path.join(os.tmpdir(), 'nodevoy-user-'))
   t.teardown(() => fs.rmSync(work, { recursive: true, force: true }))
-  const pack = await packOnce(work)
+  const pack = await packOnce()
   const project = path.join(work, 'project')
   fs.mkdirSync(project)
   fs.writeFileSync(path.join(project, 'package.json'), JSON.stringify({ name: 'my-filters', private: true, type: 'module' }))
   await run('npm', ['install', '--no-audit', '--no-fund', pack, ...extra], project, { ...process.env, PREBUILDS_ONLY: '1' })
   return project
 }
-t.test('a new user installs the tarball, builds basic-auth and runs it', async (t) => {
-  const project = await newProject(t)
+/** Builds `filter.ts` of the project with the installed CLI, then runs the output on the shipped dev host. */
+async function buildAndRun(t: Test, project: string, config: unknown): Promise<string> {
   const installed = path.join(project, 'node_modules', 'nodevoy')
-  t.ok(fs.existsSync(path.join(installed, 'prebuilds', 'linux-x64', 'nodevoy.node')), 'libnodevoy prebuild installed')
-  t.notOk(fs.existsSync(path.join(installed, 'build')), 'nothing was compiled on install')
-  fs.copyFileSync(path.join(repoRoot, 'examples', 'basic-auth', 'filter.ts'), path.join(project, 'filter.ts'))
-  fs.writeFileSync(path.join(project, 'config.json'), JSON.stringify({ username: 'alice', password: 'wonderland' }))
+  fs.writeFileSync(path.join(project, 'config.json'), JSON.stringify(config))
   const out = path.join(project, 'out')
   const { stderr: log } = await run(
     path.join(project, 'node_modules', '.bin', 'nodevoy'),
     ['build', 'filter.ts', '--out', 'out', '--config', 'config.json', '--bundle-path', path.join(out, 'bundle.js')],
     project,
   )
-  t.match(log, /filter "basic-auth" is ready in out/)
-
+  t.match(log, /is ready in out/, 'nodevoy build succeeded')
   const upstream = await startUpstream()
   t.teardown(() => upstream.close())
-  const config = YAML.parse(fs.readFileSync(path.join(out, 'envoy.yaml'), 'utf8'))
-  config.admin.address.socket_address.port_value = 0
-  config.static_resources.listeners[0].address.socket_address = { address: '127.0.0.1', port_value: 0 }
-  config.static_resources.clusters[0].load_assignment.endpoints[0].lb_endpoints[0].endpoint.address.socket_address.port_value = upstream.port
-  fs.writeFileSync(path.join(out, 'local.yaml'), YAML.stringify(config))
+  // The written envoy.yaml listens on :10000 with a placeholder upstream; run it on free ports here.
+  const document = YAML.parse(fs.readFileSync(path.join(out, 'envoy.yaml'), 'utf8'))
+  document.admin.address.socket_address.port_value = 0
+  document.static_resources.listeners[0].address.socket_address = { address: '127.0.0.1', port_value: 0 }
+  document.static_resources.clusters[0].load_assignment.endpoints[0].lb_endpoints[0].endpoint.address.socket_address.port_value =
+    upstream.port
+  fs.writeFileSync(path.join(out, 'local.yaml'), YAML.stringify(document))
   const adminPath = path.join(out, 'admin-address')
   const host = launchProxy({
     bin: path.join(installed, 'prebuilds', 'linux-x64', 'nodevoy-devhost'),
@@ -84,11 +85,55 @@ t.test('a new user installs the tarball, builds basic-auth and runs it', async (
     await host.exited
   })
   const admin = await waitReady(host, adminPath, 30_000)
-  const url = `http://127.0.0.1:${await listenerPort(admin)}`
+  return `http://127.0.0.1:${await listenerPort(admin)}`
+}
+
+t.test('a new user installs the tarball, builds basic-auth and runs it', async (t) => {
+  const project = await newProject(t)
+  const installed = path.join(project, 'node_modules', 'nodevoy')
+  t.ok(fs.existsSync(path.join(installed, 'prebuilds', 'linux-x64', 'nodevoy.node')), 'libnodevoy prebuild installed')
+  t.notOk(fs.existsSync(path.join(installed, 'build')), 'nothing was compiled on install')
+  fs.copyFileSync(path.join(repoRoot, 'examples', 'basic-auth', 'filter.ts'), path.join(project, 'filter.ts'))
+  const url = await buildAndRun(t, project, { username: 'alice', password: 'wonderland' })
   const denied = await request(url)
   t.equal(denied.statusCode, 401)
   t.equal(await denied.body.text(), 'no Authorization')
   const allowed = await request(url, { headers: { authorization: 'Basic ' + Buffer.from('alice:wonderland').toString('base64') } })
   t.equal(allowed.statusCode, 200, "the upstream's answer")
   await allowed.body.text()
+})
+
+t.test('a new user installs the tarball and jose, builds the JWT example and runs it', async (t) => {
+  const jose = JSON.parse(fs.readFileSync(path.join(repoRoot, 'node_modules', 'jose', 'package.json'), 'utf8')).version as string
+  const project = await newProject(t, [`jose@${jose}`])
+  fs.copyFileSync(path.join(repoRoot, 'examples', 'jwt', 'filter.ts'), path.join(project, 'filter.ts'))
+  const { privateKey, publicKey } = await generateKeyPair('RS256')
+  const jwksPath = path.join(project, 'jwks.json')
+  fs.writeFileSync(jwksPath, JSON.stringify({ keys: [{ ...(await exportJWK(publicKey)), kid: 'k1', alg: 'RS256' }] }))
+  const url = await buildAndRun(t, project, { jwksPath, issuer: 'https://issuer.test', audience: 'orders' })
+  const sign = (claims: Record<string, unknown>, expiresIn: string) =>
+    new SignJWT(claims)
+      .setProtectedHeader({ alg: 'RS256', kid: 'k1' })
+      .setIssuer('https://issuer.test')
+      .setAudience('orders')
+      .setIssuedAt()
+      .setExpirationTime(expiresIn)
+      .sign(privateKey)
+  const valid = await request(url, { headers: { authorization: `Bearer ${await sign({ sub: 'alice' }, '5m')}` } })
+  t.equal(valid.statusCode, 200, 'a valid token is authorised')
+  await valid.body.text()
+  const { privateKey: other } = await generateKeyPair('RS256')
+  const forged = await new SignJWT({ sub: 'mallory' })
+    .setProtectedHeader({ alg: 'RS256', kid: 'k1' })
+    .setIssuer('https://issuer.test')
+    .setAudience('orders')
+    .setExpirationTime('5m')
+    .sign(other)
+  const bad = await request(url, { headers: { authorization: `Bearer ${forged}` } })
+  t.equal(bad.statusCode, 401, 'a token signed by another key is rejected')
+  t.match(String(bad.headers['www-authenticate']), /^Bearer realm=".*", error="invalid_token"/)
+  await bad.body.text()
+  const missing = await request(url)
+  t.equal(missing.statusCode, 401, 'no token: 401')
+  await missing.body.text()
 })
