@@ -1,11 +1,16 @@
 #!/usr/bin/env bash
 # Builds libnodevoy (build/Release/nodevoy.node, the Envoy module) with node-gyp against the headers
 # of the Node it embeds (Debian's libnode108), not the Node running the build.
+# --print-nodedir: only print that header directory (after making libnode available).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 prefix="$(bash scripts/setup-libnode.sh)"
 nodedir="$prefix/usr"
 [ "$prefix" = "/" ] && nodedir=/usr
+if [ "${1:-}" = "--print-nodedir" ]; then
+  echo "$nodedir"
+  exit 0
+fi
 # npm's own nodedir setting would otherwise win over the flag.
 export npm_config_nodedir="$nodedir"
 # node-gyp: the project's, npm's own (inside an npm lifecycle script), or fetched from the registry.

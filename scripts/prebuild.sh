@@ -3,10 +3,7 @@
 # node-gyp-build (and `nodevoy build`) find it, against the headers of the Node it embeds.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-prefix="$(bash scripts/setup-libnode.sh)"
-nodedir="$prefix/usr"
-[ "$prefix" = "/" ] && nodedir=/usr
-export npm_config_nodedir="$nodedir"
+export npm_config_nodedir="$(bash scripts/build-module.sh --print-nodedir)"
 npx --no-install prebuildify --napi --strip
 # The dev host ships too (`nodevoy dev`, nodevoy/testing): statically linked but for glibc and libstdc++.
 make -C host -j2 ../out/nodevoy-devhost >/dev/null

@@ -136,6 +136,20 @@ nv_trailers_status trailersStatus(StreamRecord* record, int kind, int result) {
   return failStream(record) ? NV_TRAILERS_STOP_ITERATION : NV_TRAILERS_CONTINUE;
 }
 
+// Worker thread. One stream hook: straight through when the filter does not implement it (no
+// crossing), else the SDK's dispatch; an unexpected C++ failure fails the stream (closed or open).
+template <class Status>
+Status streamHook(nv_filter_module_ptr fm, int kind, bool end_of_stream, Status (*status)(StreamRecord*, int, int),
+                  Status go_on, Status stop) {
+  auto* record = static_cast<StreamRecord*>(const_cast<void*>(fm));
+  if (!implements(record, kind)) return go_on;
+  try {
+    return status(record, kind, runHook(record, kind, end_of_stream));
+  } catch (...) {
+    return failStream(record) ? stop : go_on;
+  }
+}
+
 // Worker thread, from on_http_filter_scheduled: an async hook settled; carry on accordingly.
 void applySettled(StreamRecord* record) {
   int kind = record->pending_kind;
@@ -273,69 +287,33 @@ NV_EXPORT nv_filter_module_ptr envoy_dynamic_module_on_http_filter_new(nv_config
 NV_EXPORT nv_headers_status envoy_dynamic_module_on_http_filter_request_headers(nv_filter_envoy_ptr,
                                                                                 nv_filter_module_ptr fm,
                                                                                 bool end_of_stream) noexcept {
-  auto* record = static_cast<StreamRecord*>(const_cast<void*>(fm));
-  if (!implements(record, kRequestHeaders)) return NV_HEADERS_CONTINUE;
-  try {
-    return headersStatus(record, kRequestHeaders, runHook(record, kRequestHeaders, end_of_stream));
-  } catch (...) {
-    return failStream(record) ? NV_HEADERS_STOP_ITERATION : NV_HEADERS_CONTINUE;
-  }
+  return streamHook(fm, kRequestHeaders, end_of_stream, headersStatus, NV_HEADERS_CONTINUE, NV_HEADERS_STOP_ITERATION);
 }
 
 NV_EXPORT nv_body_status envoy_dynamic_module_on_http_filter_request_body(nv_filter_envoy_ptr, nv_filter_module_ptr fm,
                                                                           bool end_of_stream) noexcept {
-  auto* record = static_cast<StreamRecord*>(const_cast<void*>(fm));
-  if (!implements(record, kRequestBody)) return NV_BODY_CONTINUE;
-  try {
-    return bodyStatus(record, kRequestBody, runHook(record, kRequestBody, end_of_stream));
-  } catch (...) {
-    return failStream(record) ? NV_BODY_STOP_ITERATION_NO_BUFFER : NV_BODY_CONTINUE;
-  }
+  return streamHook(fm, kRequestBody, end_of_stream, bodyStatus, NV_BODY_CONTINUE, NV_BODY_STOP_ITERATION_NO_BUFFER);
 }
 
 NV_EXPORT nv_trailers_status envoy_dynamic_module_on_http_filter_request_trailers(nv_filter_envoy_ptr,
                                                                                   nv_filter_module_ptr fm) noexcept {
-  auto* record = static_cast<StreamRecord*>(const_cast<void*>(fm));
-  if (!implements(record, kRequestTrailers)) return NV_TRAILERS_CONTINUE;
-  try {
-    return trailersStatus(record, kRequestTrailers, runHook(record, kRequestTrailers, true));
-  } catch (...) {
-    return failStream(record) ? NV_TRAILERS_STOP_ITERATION : NV_TRAILERS_CONTINUE;
-  }
+  return streamHook(fm, kRequestTrailers, true, trailersStatus, NV_TRAILERS_CONTINUE, NV_TRAILERS_STOP_ITERATION);
 }
 
 NV_EXPORT nv_headers_status envoy_dynamic_module_on_http_filter_response_headers(nv_filter_envoy_ptr,
                                                                                  nv_filter_module_ptr fm,
                                                                                  bool end_of_stream) noexcept {
-  auto* record = static_cast<StreamRecord*>(const_cast<void*>(fm));
-  if (!implements(record, kResponseHeaders)) return NV_HEADERS_CONTINUE;
-  try {
-    return headersStatus(record, kResponseHeaders, runHook(record, kResponseHeaders, end_of_stream));
-  } catch (...) {
-    return failStream(record) ? NV_HEADERS_STOP_ITERATION : NV_HEADERS_CONTINUE;
-  }
+  return streamHook(fm, kResponseHeaders, end_of_stream, headersStatus, NV_HEADERS_CONTINUE, NV_HEADERS_STOP_ITERATION);
 }
 
 NV_EXPORT nv_body_status envoy_dynamic_module_on_http_filter_response_body(nv_filter_envoy_ptr, nv_filter_module_ptr fm,
                                                                            bool end_of_stream) noexcept {
-  auto* record = static_cast<StreamRecord*>(const_cast<void*>(fm));
-  if (!implements(record, kResponseBody)) return NV_BODY_CONTINUE;
-  try {
-    return bodyStatus(record, kResponseBody, runHook(record, kResponseBody, end_of_stream));
-  } catch (...) {
-    return failStream(record) ? NV_BODY_STOP_ITERATION_NO_BUFFER : NV_BODY_CONTINUE;
-  }
+  return streamHook(fm, kResponseBody, end_of_stream, bodyStatus, NV_BODY_CONTINUE, NV_BODY_STOP_ITERATION_NO_BUFFER);
 }
 
 NV_EXPORT nv_trailers_status envoy_dynamic_module_on_http_filter_response_trailers(nv_filter_envoy_ptr,
                                                                                    nv_filter_module_ptr fm) noexcept {
-  auto* record = static_cast<StreamRecord*>(const_cast<void*>(fm));
-  if (!implements(record, kResponseTrailers)) return NV_TRAILERS_CONTINUE;
-  try {
-    return trailersStatus(record, kResponseTrailers, runHook(record, kResponseTrailers, true));
-  } catch (...) {
-    return failStream(record) ? NV_TRAILERS_STOP_ITERATION : NV_TRAILERS_CONTINUE;
-  }
+  return streamHook(fm, kResponseTrailers, true, trailersStatus, NV_TRAILERS_CONTINUE, NV_TRAILERS_STOP_ITERATION);
 }
 
 NV_EXPORT void envoy_dynamic_module_on_http_filter_stream_complete(nv_filter_envoy_ptr, nv_filter_module_ptr fm) noexcept {
