@@ -101,6 +101,14 @@ t.test('a new user installs the tarball, builds basic-auth and runs it', async (
   const allowed = await request(url, { headers: { authorization: 'Basic ' + Buffer.from('alice:wonderland').toString('base64') } })
   t.equal(allowed.statusCode, 200, "the upstream's answer")
   await allowed.body.text()
+
+  // Without a matching prebuild, build says which platform and what to do.
+  fs.renameSync(path.join(installed, 'prebuilds'), path.join(installed, 'prebuilds.hidden'))
+  const failed = await run(path.join(project, 'node_modules', '.bin', 'nodevoy'), ['build', 'filter.ts', '--out', 'out2'], project).then(
+    () => '',
+    (error: Error) => error.message,
+  )
+  t.match(failed, /nodevoy: no prebuilt libnodevoy for linux-x64 in .*prebuilds .*Reinstall nodevoy/, 'a clear error without a prebuild')
 })
 
 t.test('a new user installs the tarball and jose, builds the JWT example and runs it', async (t) => {
