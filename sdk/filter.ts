@@ -20,6 +20,11 @@ export interface FilterHooks {
   onResponseHeaders?(headers: ResponseHeaderMap, stream: Callbacks, endOfStream: boolean): HookResult | Promise<HookResult>
   /** The stream is done (answered, or reset); last chance to record anything about it. */
   onStreamComplete?(stream: Callbacks): void
+  /**
+   * The config these hooks were created for is gone (Envoy removed or replaced it, or `nodevoy dev`
+   * swapped in a new build): stop timers and close what `create` opened. Module-level state stays.
+   */
+  onDestroy?(): void
 }
 
 /** Context given to `create`: where this instance of the filter runs. */

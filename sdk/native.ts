@@ -38,7 +38,8 @@ export interface NativeBinding {
   setHeader(token: StreamToken, type: HeaderMapType, key: string, value: string | null): boolean
   addHeader(token: StreamToken, type: HeaderMapType, key: string, value: string): boolean
   sendLocalReply(token: StreamToken, status: number, body: string | Uint8Array | null, headers: string, details: string): void
-  resume(token: StreamToken, result: number): void
+  /** An async hook of `kind` settled (or a stopped stream continues) with `result`. */
+  resume(token: StreamToken, kind: HookKind, result: number): void
   /** [crossings, bytesCopied] for the stream. */
   counters(token: StreamToken): [number, number]
   /** [streamId, workerIndex]. */
@@ -52,6 +53,8 @@ export interface NativeBinding {
 export interface FilterInstanceHandle {
   hooks: number
   dispatch(kind: HookKind, token: StreamToken, endOfStream: boolean): number
+  /** The config is gone: calls the filter's onDestroy. */
+  dispose(): void
 }
 
 /**

@@ -107,7 +107,7 @@ class StreamState implements Callbacks {
     const isRequest = kind === HookKind.RequestHeaders || kind === HookKind.RequestBody || kind === HookKind.RequestTrailers
     if (kind === 0 || isRequest !== request) return  // not stopped in that direction: nothing to do
     this.stopped = 0
-    this.#binding.resume(this.link.token, 0)
+    this.#binding.resume(this.link.token, kind, 0)
   }
 
   get streamId(): number {
@@ -202,11 +202,11 @@ export function createDispatcher(
             } catch (error) {
               result = fail(current, kind, error)
             }
-            if (current.link.alive) binding.resume(token, result)
+            if (current.link.alive) binding.resume(token, kind, result)
           },
           (error: unknown) => {
             const result = fail(current, kind, error)
-            if (current.link.alive) binding.resume(token, result)
+            if (current.link.alive) binding.resume(token, kind, result)
           },
         )
         return DispatchResult.Pending
@@ -216,5 +216,9 @@ export function createDispatcher(
       return fail(state, kind, error)
     }
   }
-  return { hooks: mask, dispatch }
+  const dispose = (): void => {
+    streams.length = 0
+    hooks.onDestroy?.()
+  }
+  return { hooks: mask, dispatch, dispose }
 }

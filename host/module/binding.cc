@@ -34,16 +34,17 @@ StreamRecord* streamOf(const Napi::CallbackInfo& info, const char* operation) {
     Napi::TypeError::New(info.Env(), std::string(operation) + ": missing stream token").ThrowAsJavaScriptException();
     return nullptr;
   }
+  // The thread first: stream records belong to the worker and are read only on its thread.
+  if (!env->onWorkerThread()) {
+    codedError(info.Env(), "WrongThreadError", "NODEVOY_ERR_WRONG_THREAD",
+               std::string(operation) + ": called off the stream's Envoy worker thread")
+        .ThrowAsJavaScriptException();
+    return nullptr;
+  }
   StreamRecord* record = env->lookup(info[0].As<Napi::Number>().DoubleValue());
   if (record == nullptr) {
     codedError(info.Env(), "StreamGoneError", "NODEVOY_ERR_STREAM_GONE",
                std::string(operation) + ": the stream is gone (its request has completed); values already read stay valid")
-        .ThrowAsJavaScriptException();
-    return nullptr;
-  }
-  if (!env->onWorkerThread()) {
-    codedError(info.Env(), "WrongThreadError", "NODEVOY_ERR_WRONG_THREAD",
-               std::string(operation) + ": called off the stream's Envoy worker thread")
         .ThrowAsJavaScriptException();
     return nullptr;
   }
@@ -184,27 +185,36 @@ Napi::Value SendLocalReply(const Napi::CallbackInfo& info) {
   return info.Env().Undefined();
 }
 
-// An async hook settled (or a filter continues after returning 'stop'): (token, result).
+// An async hook settled, or a filter continues after returning 'stop': (token, hook kind, result).
 Napi::Value Resume(const Napi::CallbackInfo& info) {
   WorkerEnv* env = envOf(info);
-  StreamRecord* record = env->lookup(info[0].As<Napi::Number>().DoubleValue());
-  if (record == nullptr) return info.Env().Undefined();  // the stream is gone: nothing to resume
   if (!env->onWorkerThread()) {
     codedError(info.Env(), "WrongThreadError", "NODEVOY_ERR_WRONG_THREAD", "resume: called off the stream's worker")
         .ThrowAsJavaScriptException();
     return info.Env().Undefined();
   }
-  record->result = info[1].As<Napi::Number>().Int32Value();
-  record->result_ready = true;
-  if (record->running_kind != 0 || record->pending_kind == 0 || record->resume_posted) return info.Env().Undefined();
-  record->resume_posted = true;
-  envoy.http_filter_scheduler_commit(record->scheduler, kEventResume);
+  StreamRecord* record = env->lookup(info[0].As<Napi::Number>().DoubleValue());
+  if (record == nullptr) return info.Env().Undefined();  // the stream is gone: nothing to resume
+  const int kind = info[1].As<Napi::Number>().Int32Value();
+  const int result = info[2].As<Napi::Number>().Int32Value();
+  if (record->running_kind == kind) {
+    // Settled before its own hook returned: the hook answers with it directly.
+    record->result = result;
+    record->result_ready = true;
+  } else if (record->pending_kind == kind) {
+    record->result = result;
+    record->result_ready = true;
+    if (!record->resume_posted) {
+      record->resume_posted = true;
+      envoy.http_filter_scheduler_commit(record->scheduler, kEventResume);
+    }
+  }
   return info.Env().Undefined();
 }
 
 Napi::Value Counters(const Napi::CallbackInfo& info) {
   WorkerEnv* env = envOf(info);
-  StreamRecord* record = env->lookup(info[0].As<Napi::Number>().DoubleValue());
+  StreamRecord* record = env->onWorkerThread() ? env->lookup(info[0].As<Napi::Number>().DoubleValue()) : nullptr;
   Napi::Array out = Napi::Array::New(info.Env(), 2);
   out.Set(0u, Napi::Number::New(info.Env(), record ? static_cast<double>(record->crossings) : 0));
   out.Set(1u, Napi::Number::New(info.Env(), record ? static_cast<double>(record->bytes_copied) : 0));

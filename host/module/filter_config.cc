@@ -81,19 +81,24 @@ std::shared_ptr<FilterConfig> FilterConfig::create(nv_config_envoy_ptr config_en
   validation->runBlocking([&] {
     std::unique_ptr<FilterInstance> instance;
     problem = config->loadInto(*validation, &instance);
+    if (instance) instance->release(*validation);
   });
   if (!problem.empty()) {
     *error = problem;
     return nullptr;
   }
-  // Then in every worker environment, before traffic needs it (a worker busy with streams loads it
-  // at its next hook instead).
+  // Then in every worker environment, before traffic needs it: now when the environment is free
+  // (always at start-up), else by its worker at its next hook.
   NodeRuntime& runtime = NodeRuntime::instance();
-  config->instances_.resize(runtime.envCount());
+  config->slots_ = runtime.envCount();
+  config->owned_.resize(config->slots_);
+  config->failed_.assign(config->slots_, false);
+  config->fast_.reset(new std::atomic<FilterInstance*>[config->slots_]);
+  for (size_t i = 0; i < config->slots_; i++) config->fast_[i].store(nullptr);
   for (uint32_t i = 0; i < runtime.envCount(); i++) {
     WorkerEnv* env = runtime.env(i);
     std::weak_ptr<FilterConfig> weak = config;
-    env->runSoon([weak, env] {
+    env->runOrQueue([weak, env] {
       auto self = weak.lock();
       if (!self) return;
       std::unique_ptr<FilterInstance> instance;
@@ -101,10 +106,11 @@ std::shared_ptr<FilterConfig> FilterConfig::create(nv_config_envoy_ptr config_en
       if (!problem.empty()) {
         NV_ERROR("nodevoy: loading filter config '%s' into worker %u failed: %s", self->name_.c_str(), env->index(),
                  problem.c_str());
+        std::lock_guard<std::mutex> lock(self->mutex_);
+        if (env->index() < self->failed_.size()) self->failed_[env->index()] = true;
         return;
       }
-      std::lock_guard<std::mutex> lock(self->mutex_);
-      if (!self->instances_[env->index()]) self->instances_[env->index()] = std::move(instance);
+      self->keep(env->index(), std::move(instance));
     });
   }
   return config;
@@ -156,28 +162,56 @@ std::string FilterConfig::loadInto(WorkerEnv& env, std::unique_ptr<FilterInstanc
   }
   auto instance = std::make_unique<FilterInstance>();
   instance->dispatch.Reset(isolate, dispatch.As<v8::Function>());
+  v8::Local<v8::Value> dispose;
+  if (object->Get(context, v8::String::NewFromUtf8Literal(isolate, "dispose")).ToLocal(&dispose) && dispose->IsFunction()) {
+    instance->dispose.Reset(isolate, dispose.As<v8::Function>());
+  }
   instance->hooks = hooks.As<v8::Uint32>()->Value();
   *out = std::move(instance);
   return "";
 }
 
-FilterInstance* FilterConfig::instanceFor(WorkerEnv& env) {
+void FilterInstance::release(WorkerEnv& env) {
+  v8::Isolate* isolate = env.isolate();
+  if (!dispose.IsEmpty()) {
+    v8::HandleScope handle_scope(isolate);
+    v8::Local<v8::Context> context = env.context();
+    v8::TryCatch try_catch(isolate);
+    if (dispose.Get(isolate)->Call(context, v8::Undefined(isolate), 0, nullptr).IsEmpty()) {
+      v8::String::Utf8Value message(isolate, try_catch.Exception());
+      NV_ERROR("nodevoy: a filter's onDestroy threw: %s", *message ? *message : "(no message)");
+    }
+  }
+  dispatch.Reset();
+  dispose.Reset();
+}
+
+FilterInstance* FilterConfig::keep(uint32_t env_index, std::unique_ptr<FilterInstance> instance) {
+  std::lock_guard<std::mutex> lock(mutex_);
+  if (unloaded_ || env_index >= owned_.size()) return nullptr;  // destroyed here, with the isolate locked
+  if (!owned_[env_index]) {
+    owned_[env_index] = std::move(instance);
+    fast_[env_index].store(owned_[env_index].get(), std::memory_order_release);
+  }
+  return owned_[env_index].get();
+}
+
+FilterInstance* FilterConfig::loadInstance(WorkerEnv& env) {
+  if (FilterInstance* instance = cachedInstance(env.index())) return instance;
   {
     std::lock_guard<std::mutex> lock(mutex_);
-    if (env.index() < instances_.size() && instances_[env.index()]) return instances_[env.index()].get();
+    if (unloaded_ || env.index() >= failed_.size() || failed_[env.index()]) return nullptr;
   }
-  // Not loaded yet (the worker was busy when the config arrived): load it now; the worker holds the
-  // isolate, so this runs inline.
   std::unique_ptr<FilterInstance> instance;
   std::string problem = loadInto(env, &instance);
   if (!problem.empty()) {
-    NV_ERROR("nodevoy: loading filter config '%s' into worker %u failed: %s", name_.c_str(), env.index(), problem.c_str());
+    NV_ERROR("nodevoy: loading filter config '%s' into worker %u failed: %s; its requests get 500", name_.c_str(),
+             env.index(), problem.c_str());
+    std::lock_guard<std::mutex> lock(mutex_);
+    failed_[env.index()] = true;
     return nullptr;
   }
-  std::lock_guard<std::mutex> lock(mutex_);
-  if (instances_.size() <= env.index()) instances_.resize(env.index() + 1);
-  if (!instances_[env.index()]) instances_[env.index()] = std::move(instance);
-  return instances_[env.index()].get();
+  return keep(env.index(), std::move(instance));
 }
 
 void FilterConfig::unload() {
@@ -185,13 +219,19 @@ void FilterConfig::unload() {
   std::vector<std::unique_ptr<FilterInstance>> instances;
   {
     std::lock_guard<std::mutex> lock(mutex_);
-    instances.swap(instances_);
+    unloaded_ = true;
+    instances.swap(owned_);
+    for (size_t i = 0; i < slots_; i++) fast_[i].store(nullptr);
   }
   for (uint32_t i = 0; i < instances.size() && i < runtime.envCount(); i++) {
     if (!instances[i]) continue;
     FilterInstance* raw = instances[i].release();
-    // JS handles must be released with the isolate locked.
-    runtime.env(i)->runOrQueue([raw] { delete raw; });
+    WorkerEnv* env = runtime.env(i);
+    // JS runs and handles are released with the isolate locked.
+    env->runOrQueue([raw, env] {
+      raw->release(*env);
+      delete raw;
+    });
   }
 }
 

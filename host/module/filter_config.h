@@ -19,8 +19,13 @@ class FilterConfig : public std::enable_shared_from_this<FilterConfig> {
                                               const std::string& json, std::string* error);
   ~FilterConfig();
 
-  // Worker thread: this config's instance in env, loading it now if the environment has not yet.
-  FilterInstance* instanceFor(WorkerEnv& env);
+  // Worker thread, no isolate needed: the instance loaded in the worker's environment, or null.
+  FilterInstance* cachedInstance(uint32_t env_index) const {
+    return env_index < slots_ ? fast_[env_index].load(std::memory_order_acquire) : nullptr;
+  }
+  // Worker thread inside enterFromWorker: loads the instance now (the environment missed the load at
+  // config time); null when loading failed (logged once; later streams fail fast).
+  FilterInstance* loadInstance(WorkerEnv& env);
   // Main thread: drops the JS instances (config destroy).
   void unload();
 
@@ -41,8 +46,16 @@ class FilterConfig : public std::enable_shared_from_this<FilterConfig> {
   std::string config_json_;  // the filter's own config, as JSON
   bool fail_open_ = false;
   uint32_t id_ = 0;
-  std::mutex mutex_;  // guards instances_ between the main thread and workers
-  std::vector<std::unique_ptr<FilterInstance>> instances_;  // by worker env index
+  // Keeps instance (loaded in env) unless the config is unloaded or it already has one; returns the
+  // kept instance. Lock holder of env.
+  FilterInstance* keep(uint32_t env_index, std::unique_ptr<FilterInstance> instance);
+
+  mutable std::mutex mutex_;  // guards owned_, failed_, unloaded_ (main thread, workers, poller)
+  std::vector<std::unique_ptr<FilterInstance>> owned_;  // by worker env index
+  std::vector<bool> failed_;
+  bool unloaded_ = false;
+  size_t slots_ = 0;
+  std::unique_ptr<std::atomic<FilterInstance*>[]> fast_;  // lock-free reads on the stream path
 };
 
 // The environment used on the main thread to validate configs before workers see them.

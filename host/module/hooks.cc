@@ -39,10 +39,15 @@ bool implements(const StreamRecord* record, int kind) {
   return record->instance != nullptr && (record->instance->hooks & (1u << kind)) != 0;
 }
 
-// Worker thread. Calls the SDK's dispatch for one hook; returns its result (status, or kResult*).
+// Worker thread, between env.enterFromWorker() and env.leaveFromWorker(). Calls the SDK's dispatch
+// for one hook; returns its result (status, or kResult*).
 int runHook(StreamRecord* record, int kind, bool end_of_stream) {
   WorkerEnv& env = *record->env;
-  env.enterFromWorker();
+  // A hook can run inside another hook of the same stream (Envoy runs stream_complete inline from
+  // send_response): keep the outer hook's state.
+  const int outer_kind = record->running_kind;
+  const bool outer_ready = record->result_ready;
+  const int outer_result = record->result;
   int result = kResultError;
   record->running_kind = kind;
   record->result_ready = false;
@@ -64,26 +69,30 @@ int runHook(StreamRecord* record, int kind, bool end_of_stream) {
     }
   }
   // A stream about to wait (async hook, or 'stop') must be registered as waiting before the isolate
-  // can be let go in leaveFromWorker: from then on its continuations may only run on this worker,
-  // so the poller must wake the worker rather than run the event loop itself.
-  const bool may_wait = result == kResultPending ||
-                        (result == NV_HEADERS_STOP_ITERATION && (kind == kRequestHeaders || kind == kResponseHeaders));
-  if (may_wait) {
+  // can be let go: from then on its continuations may only run on this worker, so the poller must
+  // wake the worker rather than run the event loop itself. stream_complete never waits.
+  const bool may_wait = kind != kStreamComplete &&
+                        (result == kResultPending ||
+                         (result == NV_HEADERS_STOP_ITERATION && (kind == kRequestHeaders || kind == kResponseHeaders)));
+  if (may_wait && record->alive) {
     if (record->scheduler == nullptr) record->scheduler = envoy.http_filter_scheduler_new(record->filter_envoy);
     env.addWaiting(record);
   }
-  env.leaveFromWorker();  // nextTicks and microtasks run here; an async hook may settle now
-  record->running_kind = 0;
-  if (result == kResultPending && record->result_ready) {
-    record->result_ready = false;
+  env.drainIfOutermost();  // nextTicks and microtasks: an async hook (or a continue after 'stop') may settle now
+  if (may_wait && record->result_ready) {
     result = record->result;
+    record->result_ready = false;
     env.removeWaiting(record);
   }
+  record->running_kind = outer_kind;
+  record->result_ready = outer_ready;
+  record->result = outer_result;
   return result;
 }
 
 // The filter failed: 500 (fail closed) or carry on (fail open). Returns true when it answered.
 bool failStream(StreamRecord* record) {
+  if (!record->alive) return true;  // destroyed meanwhile: Envoy's pointers are no longer ours to use
   if (record->config->errors_counter != 0) {
     envoy.http_filter_increment_counter(record->filter_envoy, record->config->errors_counter, nullptr, 0, 1);
   }
@@ -97,6 +106,7 @@ bool failStream(StreamRecord* record) {
 
 // The hook is waiting on a promise: remember it and make sure we can be woken.
 void goPending(StreamRecord* record, int kind) {
+  if (!record->alive) return;
   record->pending_kind = kind;
   if (record->scheduler == nullptr) record->scheduler = envoy.http_filter_scheduler_new(record->filter_envoy);
   record->env->addWaiting(record);
@@ -136,18 +146,34 @@ nv_trailers_status trailersStatus(StreamRecord* record, int kind, int result) {
   return failStream(record) ? NV_TRAILERS_STOP_ITERATION : NV_TRAILERS_CONTINUE;
 }
 
+// Stands for a stream whose filter could not be created (no environment, bundle failed to load):
+// its request gets a 500 instead of Envoy ≤1.39 crashing on a null filter.
+StreamRecord g_failed_stream;
+
 // Worker thread. One stream hook: straight through when the filter does not implement it (no
 // crossing), else the SDK's dispatch; an unexpected C++ failure fails the stream (closed or open).
 template <class Status>
-Status streamHook(nv_filter_module_ptr fm, int kind, bool end_of_stream, Status (*status)(StreamRecord*, int, int),
-                  Status go_on, Status stop) {
+Status streamHook(nv_filter_envoy_ptr fe, nv_filter_module_ptr fm, int kind, bool end_of_stream,
+                  Status (*status)(StreamRecord*, int, int), Status go_on, Status stop) {
   auto* record = static_cast<StreamRecord*>(const_cast<void*>(fm));
-  if (!implements(record, kind)) return go_on;
-  try {
-    return status(record, kind, runHook(record, kind, end_of_stream));
-  } catch (...) {
-    return failStream(record) ? stop : go_on;
+  if (record == &g_failed_stream) {
+    if (kind != kRequestHeaders) return go_on;
+    static const char kDetails[] = "nodevoy_filter_init_failed";
+    envoy.http_send_response(fe, 500, nullptr, 0, nv_module_buffer{nullptr, 0},
+                             nv_module_buffer{kDetails, sizeof(kDetails) - 1});
+    return stop;
   }
+  if (!implements(record, kind)) return go_on;
+  WorkerEnv& env = *record->env;
+  env.enterFromWorker();
+  Status result;
+  try {
+    result = status(record, kind, runHook(record, kind, end_of_stream));
+  } catch (...) {
+    result = failStream(record) ? stop : go_on;
+  }
+  env.leaveFromWorker();
+  return result;
 }
 
 // Worker thread, from on_http_filter_scheduled: an async hook settled; carry on accordingly.
@@ -266,67 +292,74 @@ NV_EXPORT nv_filter_module_ptr envoy_dynamic_module_on_http_filter_new(nv_config
     uint32_t index = envoy.http_filter_get_worker_index(filter_envoy);
     WorkerEnv* env = NodeRuntime::instance().env(index);
     if (env == nullptr) {
-      NV_ERROR("nodevoy: no Node environment for worker %u (concurrency changed?)", index);
-      return nullptr;
+      NV_ERROR("nodevoy: no Node environment for worker %u (concurrency changed?); answering 500", index);
+      return &g_failed_stream;
     }
-    if (!env->adopt()) return nullptr;
-    FilterInstance* instance = nullptr;
-    {
+    if (!env->adopt()) return &g_failed_stream;
+    // The common case needs no isolate: the instance was loaded at config time.
+    FilterInstance* instance = config->cachedInstance(index);
+    if (instance == nullptr) {
       env->enterFromWorker();
-      instance = config->instanceFor(*env);
+      instance = config->loadInstance(*env);
+      StreamRecord* record = instance ? env->newStream(config, instance, filter_envoy) : nullptr;
       env->leaveFromWorker();
+      return record ? record : &g_failed_stream;
     }
-    if (instance == nullptr) return nullptr;
-    return env->newStream(config, instance, filter_envoy);
+    StreamRecord* record = env->newStream(config, instance, filter_envoy);
+    return record ? record : &g_failed_stream;
   } catch (...) {
-    NV_ERROR("nodevoy: creating the stream failed");
-    return nullptr;
+    NV_ERROR("nodevoy: creating the stream failed; answering 500");
+    return &g_failed_stream;
   }
 }
 
-NV_EXPORT nv_headers_status envoy_dynamic_module_on_http_filter_request_headers(nv_filter_envoy_ptr,
+NV_EXPORT nv_headers_status envoy_dynamic_module_on_http_filter_request_headers(nv_filter_envoy_ptr fe,
                                                                                 nv_filter_module_ptr fm,
                                                                                 bool end_of_stream) noexcept {
-  return streamHook(fm, kRequestHeaders, end_of_stream, headersStatus, NV_HEADERS_CONTINUE, NV_HEADERS_STOP_ITERATION);
+  return streamHook(fe, fm, kRequestHeaders, end_of_stream, headersStatus, NV_HEADERS_CONTINUE, NV_HEADERS_STOP_ITERATION);
 }
 
-NV_EXPORT nv_body_status envoy_dynamic_module_on_http_filter_request_body(nv_filter_envoy_ptr, nv_filter_module_ptr fm,
+NV_EXPORT nv_body_status envoy_dynamic_module_on_http_filter_request_body(nv_filter_envoy_ptr fe, nv_filter_module_ptr fm,
                                                                           bool end_of_stream) noexcept {
-  return streamHook(fm, kRequestBody, end_of_stream, bodyStatus, NV_BODY_CONTINUE, NV_BODY_STOP_ITERATION_NO_BUFFER);
+  return streamHook(fe, fm, kRequestBody, end_of_stream, bodyStatus, NV_BODY_CONTINUE, NV_BODY_STOP_ITERATION_NO_BUFFER);
 }
 
-NV_EXPORT nv_trailers_status envoy_dynamic_module_on_http_filter_request_trailers(nv_filter_envoy_ptr,
+NV_EXPORT nv_trailers_status envoy_dynamic_module_on_http_filter_request_trailers(nv_filter_envoy_ptr fe,
                                                                                   nv_filter_module_ptr fm) noexcept {
-  return streamHook(fm, kRequestTrailers, true, trailersStatus, NV_TRAILERS_CONTINUE, NV_TRAILERS_STOP_ITERATION);
+  return streamHook(fe, fm, kRequestTrailers, true, trailersStatus, NV_TRAILERS_CONTINUE, NV_TRAILERS_STOP_ITERATION);
 }
 
-NV_EXPORT nv_headers_status envoy_dynamic_module_on_http_filter_response_headers(nv_filter_envoy_ptr,
+NV_EXPORT nv_headers_status envoy_dynamic_module_on_http_filter_response_headers(nv_filter_envoy_ptr fe,
                                                                                  nv_filter_module_ptr fm,
                                                                                  bool end_of_stream) noexcept {
-  return streamHook(fm, kResponseHeaders, end_of_stream, headersStatus, NV_HEADERS_CONTINUE, NV_HEADERS_STOP_ITERATION);
+  return streamHook(fe, fm, kResponseHeaders, end_of_stream, headersStatus, NV_HEADERS_CONTINUE, NV_HEADERS_STOP_ITERATION);
 }
 
-NV_EXPORT nv_body_status envoy_dynamic_module_on_http_filter_response_body(nv_filter_envoy_ptr, nv_filter_module_ptr fm,
+NV_EXPORT nv_body_status envoy_dynamic_module_on_http_filter_response_body(nv_filter_envoy_ptr fe, nv_filter_module_ptr fm,
                                                                            bool end_of_stream) noexcept {
-  return streamHook(fm, kResponseBody, end_of_stream, bodyStatus, NV_BODY_CONTINUE, NV_BODY_STOP_ITERATION_NO_BUFFER);
+  return streamHook(fe, fm, kResponseBody, end_of_stream, bodyStatus, NV_BODY_CONTINUE, NV_BODY_STOP_ITERATION_NO_BUFFER);
 }
 
-NV_EXPORT nv_trailers_status envoy_dynamic_module_on_http_filter_response_trailers(nv_filter_envoy_ptr,
+NV_EXPORT nv_trailers_status envoy_dynamic_module_on_http_filter_response_trailers(nv_filter_envoy_ptr fe,
                                                                                    nv_filter_module_ptr fm) noexcept {
-  return streamHook(fm, kResponseTrailers, true, trailersStatus, NV_TRAILERS_CONTINUE, NV_TRAILERS_STOP_ITERATION);
+  return streamHook(fe, fm, kResponseTrailers, true, trailersStatus, NV_TRAILERS_CONTINUE, NV_TRAILERS_STOP_ITERATION);
 }
 
 NV_EXPORT void envoy_dynamic_module_on_http_filter_stream_complete(nv_filter_envoy_ptr, nv_filter_module_ptr fm) noexcept {
   auto* record = static_cast<StreamRecord*>(const_cast<void*>(fm));
-  if (!implements(record, kStreamComplete)) return;
+  if (record == &g_failed_stream || !implements(record, kStreamComplete)) return;
+  WorkerEnv& env = *record->env;
+  env.enterFromWorker();
   try {
     runHook(record, kStreamComplete, true);
   } catch (...) {
   }
+  env.leaveFromWorker();
 }
 
 NV_EXPORT void envoy_dynamic_module_on_http_filter_destroy(nv_filter_module_ptr fm) noexcept {
   auto* record = static_cast<StreamRecord*>(const_cast<void*>(fm));
+  if (record == &g_failed_stream) return;
   try {
     record->env->destroyStream(record);
   } catch (...) {
@@ -338,17 +371,16 @@ NV_EXPORT void envoy_dynamic_module_on_http_filter_scheduled(nv_filter_envoy_ptr
   auto* record = static_cast<StreamRecord*>(const_cast<void*>(fm));
   try {
     WorkerEnv& env = *record->env;
+    env.enterFromWorker();  // continuing may run our hooks again, nested
     if (event_id == kEventPump) {
-      env.enterFromWorker();
-      {
-        v8::HandleScope handle_scope(env.isolate());
-        env.pumpFromWorker();
-      }
-      env.leaveFromWorker();
+      v8::HandleScope handle_scope(env.isolate());
+      env.pumpFromWorker();
     } else if (event_id == kEventResume) {
       record->resume_posted = false;
     }
-    if (record->pending_kind != 0 && record->result_ready) applySettled(record);
+    env.drainIfOutermost();
+    if (record->alive && record->pending_kind != 0 && record->result_ready) applySettled(record);
+    env.leaveFromWorker();
   } catch (...) {
     NV_ERROR("nodevoy: scheduled event failed");
   }

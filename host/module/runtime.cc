@@ -165,6 +165,8 @@ std::unique_ptr<WorkerEnv> WorkerEnv::create(uint32_t index, std::string* error)
       NV_ERROR("nodevoy: filter code called process.exit(%d); ignored (a filter cannot stop the proxy)", code);
     });
     registerBinding(env, self.get());
+    uv_async_init(self->loop_, &self->keepalive_, [](uv_async_t*) {});
+    uv_unref(reinterpret_cast<uv_handle_t*>(&self->keepalive_));
     v8::TryCatch try_catch(self->isolate_);
     if (node::LoadEnvironment(env, kBootstrap).IsEmpty() || self->runtime_.IsEmpty()) {
       v8::String::Utf8Value message(self->isolate_, try_catch.Exception());
@@ -195,6 +197,8 @@ WorkerEnv::~WorkerEnv() {
     v8::Isolate::Scope isolate_scope(isolate_);
     v8::HandleScope handle_scope(isolate_);
     records_.clear();
+    uv_close(reinterpret_cast<uv_handle_t*>(&keepalive_), nullptr);
+    uv_run(loop_, UV_RUN_NOWAIT);
     runtime_.Reset();
     process_ticks_.Reset();
     tick_flag_.Reset();
@@ -273,20 +277,31 @@ StreamRecord* WorkerEnv::newStream(std::shared_ptr<FilterConfig> config, FilterI
 }
 
 void WorkerEnv::destroyStream(StreamRecord* record) {
-  if (record->pending_kind != 0) removeWaiting(record);
+  record->alive = false;
+  liveness_[record->slot] = 0;  // from now on the SDK and the binding see the stream as gone
+  if (depth_ > 0) {
+    // JS (and maybe an outer hook of this stream) is still on the stack: finish when it unwinds.
+    record->destroy_pending = true;
+    deferred_destroys_.push_back(record);
+    return;
+  }
+  finishDestroy(record);
+  if (live_streams_ == 0 && worker_locker_ != nullptr) releaseFromWorker();
+}
+
+void WorkerEnv::finishDestroy(StreamRecord* record) {
+  if (record->waiting) removeWaiting(record);
   if (record->scheduler != nullptr) {
     std::lock_guard<std::mutex> lock(state_mutex_);  // the poller may be about to commit through it
     envoy.http_filter_scheduler_delete(record->scheduler);
     record->scheduler = nullptr;
   }
-  record->alive = false;
-  liveness_[record->slot] = 0;
+  record->destroy_pending = false;
   record->filter_envoy = nullptr;
   record->config.reset();
   record->instance = nullptr;
   free_slots_.push_back(record->slot);
   live_streams_--;
-  if (live_streams_ == 0 && worker_locker_ != nullptr) releaseFromWorker();
 }
 
 StreamRecord* WorkerEnv::lookup(double token) {
@@ -301,24 +316,43 @@ StreamRecord* WorkerEnv::lookup(double token) {
 }
 
 void WorkerEnv::addWaiting(StreamRecord* record) {
+  if (record->waiting) return;
+  record->waiting = true;
   {
     std::lock_guard<std::mutex> lock(state_mutex_);
     waiting_.insert(record);
+    waiting_count_.store(static_cast<int>(waiting_.size()), std::memory_order_relaxed);
   }
   state_cv_.notify_all();
 }
 
 void WorkerEnv::removeWaiting(StreamRecord* record) {
+  if (!record->waiting) return;
+  record->waiting = false;
   {
     std::lock_guard<std::mutex> lock(state_mutex_);
     waiting_.erase(record);
+    waiting_count_.store(static_cast<int>(waiting_.size()), std::memory_order_relaxed);
   }
   state_cv_.notify_all();
+}
+
+void WorkerEnv::syncKeepalive() {
+  // waiting_ changes only while the isolate is held, so the holder's read is current.
+  const bool want = waiting_count_.load(std::memory_order_relaxed) > 0;
+  if (want == keepalive_ref_) return;
+  keepalive_ref_ = want;
+  if (want) {
+    uv_ref(reinterpret_cast<uv_handle_t*>(&keepalive_));
+  } else {
+    uv_unref(reinterpret_cast<uv_handle_t*>(&keepalive_));
+  }
 }
 
 // ---- Locking ---------------------------------------------------------------------------------------
 
 void WorkerEnv::enterFromWorker() {
+  if (depth_++ > 0) return;
   if (worker_locker_ == nullptr) {
     {
       std::unique_lock<std::mutex> lock(state_mutex_);
@@ -333,8 +367,18 @@ void WorkerEnv::enterFromWorker() {
   if (tasks_pending_.load(std::memory_order_acquire)) runQueuedTasks();
 }
 
+void WorkerEnv::drainIfOutermost() {
+  if (depth_ == 1) drainTicksAndMicrotasks();
+}
+
 void WorkerEnv::leaveFromWorker() {
-  drainTicksAndMicrotasks();
+  if (--depth_ > 0) return;
+  while (!deferred_destroys_.empty()) {
+    StreamRecord* record = deferred_destroys_.back();
+    deferred_destroys_.pop_back();
+    finishDestroy(record);
+  }
+  syncKeepalive();
   publishLoopState();
   if (live_streams_ == 0 || release_requested_.load(std::memory_order_acquire)) releaseFromWorker();
 }
@@ -348,14 +392,18 @@ void WorkerEnv::releaseFromWorker() {
   isolate_->Exit();
   delete worker_locker_;
   worker_locker_ = nullptr;
+  bool poller_interested;
   {
     std::lock_guard<std::mutex> lock(state_mutex_);
     holder_ = Holder::None;
+    poller_interested = release_requested_ || tasks_pending_ || loop_alive_;
     release_requested_ = false;
   }
   state_cv_.notify_all();
-  uint64_t one = 1;
-  (void)!write(poke_fd_, &one, sizeof(one));  // the poller may want the isolate now
+  if (poller_interested) {
+    uint64_t one = 1;
+    (void)!write(poke_fd_, &one, sizeof(one));  // the poller wants the isolate now
+  }
 }
 
 bool WorkerEnv::tryAcquireOther() {
@@ -395,22 +443,11 @@ bool WorkerEnv::runOrQueue(std::function<void()> task) {
     std::lock_guard<std::mutex> lock(state_mutex_);
     tasks_.push_back(std::move(task));
     tasks_pending_ = true;  // the worker runs it at its next hook, or the poller once the isolate is free
+    if (holder_ == Holder::Worker) release_requested_ = true;
   }
   uint64_t one = 1;
   (void)!write(poke_fd_, &one, sizeof(one));
   return false;
-}
-
-void WorkerEnv::runSoon(std::function<void()> task) {
-  // Give a busy worker a moment to let the isolate go (it does so when its streams end).
-  for (int i = 0; i < 50; i++) {
-    if (tryAcquireOther()) {
-      releaseOther();
-      break;
-    }
-    usleep(2000);
-  }
-  runOrQueue(std::move(task));
 }
 
 void WorkerEnv::runBlocking(const std::function<void()>& task) {
@@ -434,6 +471,7 @@ void WorkerEnv::runAsOther(const std::function<void()>& task, bool run_loop) {
     if (task) task();
     if (run_loop) uv_run(loop_, UV_RUN_NOWAIT);
     drainTicksAndMicrotasks();
+    syncKeepalive();
     publishLoopState();
   }
   releaseOther();
@@ -446,7 +484,10 @@ void WorkerEnv::runQueuedTasks() {
     tasks.swap(tasks_);
     tasks_pending_ = false;
   }
-  for (auto& task : tasks) task();
+  for (auto& task : tasks) {
+    v8::HandleScope handle_scope(isolate_);  // the worker may run these outside any hook's scope
+    task();
+  }
 }
 
 // ---- The event loop ----------------------------------------------------------------------------------

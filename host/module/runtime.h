@@ -53,7 +53,10 @@ constexpr uint64_t kEventPump = 2;    // the environment's event loop has work
 // One filter config's instance inside one environment (the SDK's per-config filter object).
 struct FilterInstance {
   v8::Global<v8::Function> dispatch;  // (kind, token, endOfStream) => number
+  v8::Global<v8::Function> dispose;   // () => void, when the config goes away; may be empty
   uint32_t hooks = 0;                  // bit (1 << kind) set when the filter implements that hook
+  // Lock holder of env's isolate: tells the filter its config is gone (onDestroy), then drops it.
+  void release(WorkerEnv& env);
 };
 
 // The per-stream record; its address is the filter_module_ptr Envoy hands back.
@@ -73,6 +76,8 @@ struct StreamRecord {
   int pending_kind = 0;     // hook awaiting its promise, 0 when none
   bool result_ready = false;
   int result = 0;           // status (or kResult*) from binding.resume()
+  bool waiting = false;     // in the environment's waiting set (worker thread's view)
+  bool destroy_pending = false;  // destroyed while JS was on the stack: finished when it unwinds
   bool replied = false;     // a local reply was sent for this stream
   bool resume_posted = false;
   // Data-path counters (tests read them to prove laziness).
@@ -126,10 +131,13 @@ class WorkerEnv {
   bool adopt();
   StreamRecord* newStream(std::shared_ptr<FilterConfig> config, FilterInstance* instance, nv_filter_envoy_ptr fe);
   void destroyStream(StreamRecord* record);
-  // Locks the isolate for this worker if it does not hold it yet; runs queued tasks.
+  // Entering and leaving nest (a hook can run inside another: Envoy calls stream_complete inline
+  // from send_response). The outermost enter locks the isolate if the worker does not hold it and
+  // runs queued tasks; drainIfOutermost runs nextTicks and microtasks; the outermost leave finishes
+  // streams destroyed meanwhile, tells the poller about timers, and lets the isolate go when the
+  // worker has no stream left or another thread asked for it.
   void enterFromWorker();
-  // After JS ran on the worker: drains nextTicks and microtasks, tells the poller about timers, and
-  // lets the isolate go when the worker has no stream left or another thread asked for it.
+  void drainIfOutermost();
   void leaveFromWorker();
   // Worker thread, inside on_http_filter_scheduled: runs the event loop once.
   void pumpFromWorker();
@@ -145,8 +153,6 @@ class WorkerEnv {
   // Runs task with the isolate locked: now on this thread if nobody holds it, else by the worker at
   // its next hook. Returns true when it ran now.
   bool runOrQueue(std::function<void()> task);
-  // Main thread: runs task now, waiting for the worker to let the isolate go (bounded), else queues.
-  void runSoon(std::function<void()> task);
   // Main thread, for environments no worker adopts (the config environment): waits and runs now.
   void runBlocking(const std::function<void()>& task);
 
@@ -176,6 +182,10 @@ class WorkerEnv {
   void runQueuedTasks();
   void publishLoopState();
   void releaseFromWorker();
+  void finishDestroy(StreamRecord* record);
+  // Lock holder: keeps the loop "alive" while streams wait on it, so unref'd timers
+  // (AbortSignal.timeout, timer.unref()) still fire for them.
+  void syncKeepalive();
 
   uint32_t index_;
   std::unique_ptr<node::CommonEnvironmentSetup> setup_;
@@ -195,6 +205,11 @@ class WorkerEnv {
   std::vector<uint32_t> liveness_ = std::vector<uint32_t>(StreamRecord::kMaxStreams, 0);
   std::vector<uint32_t> free_slots_;
   uint32_t live_streams_ = 0;
+  int depth_ = 0;  // nesting of enterFromWorker
+  std::vector<StreamRecord*> deferred_destroys_;
+  uv_async_t keepalive_{};
+  bool keepalive_ref_ = false;
+  std::atomic<int> waiting_count_{0};  // size of waiting_, readable without state_mutex_
 
   // Shared state.
   enum class Holder { None, Worker, Other };

@@ -34,6 +34,10 @@ t.test('a reload swaps the filter config; in-flight streams finish on the old on
     t.equal(old.headers['x-version'], 'v1', 'the stream in flight finished on the old config')
     await old.body.text()
     t.equal(await proxy.stat('devhost.reloads'), 1)
+    // The old config's instance got onDestroy once its last stream ended: one live instance per worker.
+    const later = await request(proxy.url)
+    t.equal(later.headers['x-live-instances'], '1', 'the replaced instance was destroyed (onDestroy ran)')
+    await later.body.text()
   }),
 )
 

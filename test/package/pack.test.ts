@@ -26,15 +26,13 @@ function run(cmd: string, args: string[], cwd: string, env: NodeJS.ProcessEnv = 
 
 let tarball: string | undefined
 
-/** Packs nodevoy once per test process (building the prebuilds first if they are missing). */
+/** Packs nodevoy once per test process, after building the prebuilds from the current sources. */
 async function packOnce(): Promise<string> {
   if (tarball) return tarball
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'nodevoy-pack-'))
   t.teardown(() => fs.rmSync(dir, { recursive: true, force: true }))
-  const prebuilds = path.join(repoRoot, 'prebuilds', 'linux-x64')
-  if (!fs.existsSync(path.join(prebuilds, 'nodevoy.node')) || !fs.existsSync(path.join(prebuilds, 'nodevoy-devhost'))) {
-    await run('bash', ['scripts/prebuild.sh'], repoRoot)
-  }
+  // Always rebuild: a prebuild left from an earlier build would test stale code.
+  await run('bash', ['scripts/prebuild.sh'], repoRoot)
   const { stdout } = await run('npm', ['pack', '--json', '--pack-destination', dir], repoRoot)
   const [packed] = JSON.parse(stdout.slice(stdout.indexOf('['))) as { filename: string }[]
   tarball = path.join(dir, packed!.filename)
