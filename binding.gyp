@@ -19,6 +19,7 @@
       ],
       "include_dirs": [
         "host/abi",
+        "host/common",
         "<!(node -p \"require('node-addon-api').include_dir\")",
       ],
       "defines": ["NODE_ADDON_API_DISABLE_DEPRECATED", "NAPI_DISABLE_CPP_EXCEPTIONS"],

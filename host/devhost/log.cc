@@ -1,5 +1,7 @@
 #include "log.h"
 
+#include "vformat.h"
+
 #include <sys/syscall.h>
 #include <sys/time.h>
 #include <time.h>
@@ -79,18 +81,11 @@ void Logger::write(Component c, LogLevel l, std::string_view file, uint32_t line
 }
 
 std::string formatv(const char* fmt, ...) {
-  char small[512];
   va_list args;
   va_start(args, fmt);
-  int n = vsnprintf(small, sizeof(small), fmt, args);
+  std::string out = nv_common::vformat(fmt, args);
   va_end(args);
-  if (n < 0) return std::string();
-  if (static_cast<size_t>(n) < sizeof(small)) return std::string(small, static_cast<size_t>(n));
-  std::string big(static_cast<size_t>(n), '\0');
-  va_start(args, fmt);
-  vsnprintf(big.data(), big.size() + 1, fmt, args);
-  va_end(args);
-  return big;
+  return out;
 }
 
 }  // namespace devhost
