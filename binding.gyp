@@ -12,6 +12,7 @@
         "host/module/binding.cc",
         "host/module/envoy_api.cc",
         "host/module/filter_config.cc",
+        "host/module/header_rules.cc",
         "host/module/hooks.cc",
         "host/module/isolation.cc",
         "host/module/log.cc",
