@@ -1,4 +1,6 @@
-/** Error codes nodevoy uses; every error it throws has one in `code`. */
+import type { ERROR_CODES } from './internal/contract.js'
+
+/** Error codes nodevoy uses; every error it throws has one in `code` (see {@link NodevoyError}). */
 export type ErrorCode =
   | 'NODEVOY_ERR_STREAM_GONE'
   | 'NODEVOY_ERR_WRONG_THREAD'
@@ -7,6 +9,12 @@ export type ErrorCode =
   | 'NODEVOY_ERR_INVALID_ARGUMENT'
   | 'NODEVOY_ERR_STREAM_COMPLETE'
   | 'NODEVOY_ERR_NOT_ALLOWED'
+  | 'NODEVOY_ERR_INVALID_STATE'
+
+// The public union and the contract's list (what native code throws) must be the same set.
+type Same<A, B> = [A] extends [B] ? ([B] extends [A] ? true : never) : never
+const errorCodesMatchContract: Same<ErrorCode, (typeof ERROR_CODES)[number]> = true
+void errorCodesMatchContract
 
 function hasCode(value: unknown, code: ErrorCode): boolean {
   return typeof value === 'object' && value !== null && (value as { code?: unknown }).code === code
@@ -22,6 +30,7 @@ function hasCode(value: unknown, code: ErrorCode): boolean {
  * - `NODEVOY_ERR_STREAM_COMPLETE`: a change after the response completed (inside onStreamComplete).
  * - `NODEVOY_ERR_NOT_ALLOWED`: a `process` call that would stop or take over the proxy
  *   (`process.kill` of the proxy, `process.abort`, signal listeners, native addons, ...).
+ * - `NODEVOY_ERR_INVALID_STATE`: a call the stream's current state does not allow.
  *
  * `instanceof NodevoyError` matches by code, so errors from native code and from another copy of
  * the SDK match too.

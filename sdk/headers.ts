@@ -1,5 +1,6 @@
-import { HeaderMapType, type NativeBinding } from './native.js'
-import type { StreamLink } from './stream.js'
+import type { NativeBinding } from './internal/binding.js'
+import type { HeaderMapType } from './internal/contract.js'
+import type { StreamLink } from './internal/link.js'
 
 /**
  * An HTTP header map of one stream. Names are case-insensitive (Envoy stores them lower-cased);
@@ -107,7 +108,7 @@ export class HeaderMapImpl implements HeaderMap {
   // without NUL/CR/LF, no code unit above U+00FF) and throws NODEVOY_ERR_INVALID_ARGUMENT; the cache
   // changes only after Envoy took the write.
   set(name: string, value: string): void {
-    this.#link.checkWritable()
+    this.#link.check()
     this.#binding.setHeader(this.#link.token, this.#type, name, value)
     if (this.#parts !== undefined) {
       const key = lowerAscii(name)
@@ -117,13 +118,13 @@ export class HeaderMapImpl implements HeaderMap {
   }
 
   add(name: string, value: string): void {
-    this.#link.checkWritable()
+    this.#link.check()
     this.#binding.addHeader(this.#link.token, this.#type, name, value)
     this.#parts?.push(lowerAscii(name), value)
   }
 
   remove(name: string): void {
-    this.#link.checkWritable()
+    this.#link.check()
     this.#binding.setHeader(this.#link.token, this.#type, name, null)
     if (this.#parts !== undefined) this.#drop(lowerAscii(name))
   }

@@ -1,6 +1,7 @@
 // Loads a bundle in a child Node process (its top-level code may do anything, e.g. start timers) and
 // reports the filters it exports, and optionally whether a config passes a filter's schema.
 import { execFile } from 'node:child_process'
+import { FILTER_BRAND } from '../../sdk/internal/contract.js'
 import { CliError } from './errors.js'
 
 export interface FilterInfo {
@@ -20,7 +21,7 @@ const m = new Module(bundle, null);
 m.filename = bundle;
 m.paths = Module._nodeModulePaths(require('path').dirname(bundle));
 m._compile(fs.readFileSync(bundle, 'utf8'), bundle);
-const brand = Symbol.for('nodevoy.filter.v1');
+const brand = Symbol.for(${JSON.stringify(FILTER_BRAND)});
 const found = new Map();
 const consider = (v) => { if (v && (typeof v === 'object' || typeof v === 'function') && v[brand]) found.set(v[brand].name, v); };
 consider(m.exports);
