@@ -11,6 +11,7 @@
       "sources": [
         "host/module/binding.cc",
         "host/module/envoy_api.cc",
+        "host/module/elf_symbols.cc",
         "host/module/filter_config.cc",
         "host/module/hooks.cc",
         "host/module/isolation.cc",
