@@ -73,6 +73,8 @@ async function refused(t: Test, target: Target, opts: StartOptions, before: Modu
   t.match(output, refusal, 'the refusal says the host exports names of libnode\'s libraries')
   const figures = checkFigures(output)
   t.ok(figures && figures.clashes > 0, 'the check logged its figures')
+  // Every decoy reports when it runs (test/native/decoy.h).
+  t.notMatch(output, /decoy called/, 'refused before anything called the host\'s copy of a name')
   return output
 }
 

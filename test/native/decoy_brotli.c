@@ -1,5 +1,9 @@
 /* A brotli decoder name (libbrotlidec), as Envoy's brotli decompressor links it. */
 #include <stddef.h>
-__attribute__((visibility("default"))) void* BrotliDecoderCreateInstance(void* alloc, void* release, void* opaque) {
+
+#include "decoy.h"
+
+DECOY void* BrotliDecoderCreateInstance(void* alloc, void* release, void* opaque) {
+  decoy_called("BrotliDecoderCreateInstance");
   return NULL;
 }
