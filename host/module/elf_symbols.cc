@@ -85,12 +85,14 @@ std::optional<LoadedObject> LoadedObject::read(const dl_phdr_info& info, std::st
   LoadedObject object;
   const uintptr_t base = info.dlpi_addr;
   const ElfW(Dyn)* dynamic = nullptr;
+  size_t dynamic_entries = 0;
   for (ElfW(Half) i = 0; i < info.dlpi_phnum; ++i) {
     const ElfW(Phdr)& header = info.dlpi_phdr[i];
     if (header.p_type == PT_LOAD && (header.p_flags & PF_R) != 0) {
       object.segments_.push_back({base + header.p_vaddr, base + header.p_vaddr + header.p_memsz});
     } else if (header.p_type == PT_DYNAMIC) {
       dynamic = reinterpret_cast<const ElfW(Dyn)*>(base + header.p_vaddr);
+      dynamic_entries = header.p_memsz / sizeof(ElfW(Dyn));
     }
   }
   const char* name = info.dlpi_name != nullptr ? info.dlpi_name : "";
@@ -110,7 +112,7 @@ std::optional<LoadedObject> LoadedObject::read(const dl_phdr_info& info, std::st
   uintptr_t symtab = 0, strtab = 0, gnu_hash = 0, sysv_hash = 0;
   size_t syment = sizeof(ElfW(Sym)), soname_offset = SIZE_MAX;
   std::vector<size_t> needed_offsets;
-  for (const ElfW(Dyn)* entry = dynamic; entry->d_tag != DT_NULL; ++entry) {
+  for (const ElfW(Dyn)* entry = dynamic; entry < dynamic + dynamic_entries && entry->d_tag != DT_NULL; ++entry) {
     switch (entry->d_tag) {
       case DT_SYMTAB: symtab = absolute(entry->d_un.d_ptr); break;
       case DT_STRTAB: strtab = absolute(entry->d_un.d_ptr); break;
@@ -139,7 +141,8 @@ std::optional<LoadedObject> LoadedObject::read(const dl_phdr_info& info, std::st
     const uint32_t* header = reinterpret_cast<const uint32_t*>(gnu_hash);
     const uint32_t buckets = header[0], symoffset = header[1], bloom_words = header[2];
     const uintptr_t bucket_start = gnu_hash + 4 * sizeof(uint32_t) + bloom_words * sizeof(ElfW(Addr));
-    if (buckets != 0 && object.inSegments(bucket_start, buckets * sizeof(uint32_t))) {
+    const uintptr_t bucket_end = bucket_start + size_t(buckets) * sizeof(uint32_t);
+    if (buckets != 0 && object.inSegments(gnu_hash, bucket_end - gnu_hash)) {
       const uint32_t* bucket = reinterpret_cast<const uint32_t*>(bucket_start);
       const uint32_t* chain = bucket + buckets;
       uint32_t last = 0;
