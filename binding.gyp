@@ -13,6 +13,7 @@
         "host/module/envoy_api.cc",
         "host/module/elf_symbols.cc",
         "host/module/filter_config.cc",
+        "host/module/header_rules.cc",
         "host/module/hooks.cc",
         "host/module/isolation.cc",
         "host/module/log.cc",

@@ -5,12 +5,27 @@ export type ErrorCode =
   | 'NODEVOY_ERR_ALREADY_REPLIED'
   | 'NODEVOY_ERR_INVALID_CONFIG'
   | 'NODEVOY_ERR_INVALID_ARGUMENT'
+  | 'NODEVOY_ERR_STREAM_COMPLETE'
+  | 'NODEVOY_ERR_NOT_ALLOWED'
 
 function hasCode(value: unknown, code: ErrorCode): boolean {
   return typeof value === 'object' && value !== null && (value as { code?: unknown }).code === code
 }
 
-/** Base class of the errors nodevoy throws. */
+/**
+ * Base class of the errors nodevoy throws. Every one has a `code`:
+ * - `NODEVOY_ERR_STREAM_GONE`: the stream has ended ({@link StreamGoneError}).
+ * - `NODEVOY_ERR_WRONG_THREAD`: called off the stream's worker thread ({@link WrongThreadError}).
+ * - `NODEVOY_ERR_ALREADY_REPLIED`: a second local reply on one stream.
+ * - `NODEVOY_ERR_INVALID_CONFIG`: the filter's config does not match its schema ({@link ConfigError}).
+ * - `NODEVOY_ERR_INVALID_ARGUMENT`: a bad argument, e.g. a header name that is not a token.
+ * - `NODEVOY_ERR_STREAM_COMPLETE`: a change after the response completed (inside onStreamComplete).
+ * - `NODEVOY_ERR_NOT_ALLOWED`: a `process` call that would stop or take over the proxy
+ *   (`process.kill` of the proxy, `process.abort`, signal listeners, native addons, ...).
+ *
+ * `instanceof NodevoyError` matches by code, so errors from native code and from another copy of
+ * the SDK match too.
+ */
 export class NodevoyError extends Error {
   /** A stable, machine-readable code. */
   readonly code: ErrorCode
@@ -18,6 +33,12 @@ export class NodevoyError extends Error {
     super(message)
     this.code = code
     this.name = 'NodevoyError'
+  }
+  /** Matches any error with a nodevoy code, wherever it was made. */
+  static override [Symbol.hasInstance](value: unknown): boolean {
+    if (typeof value !== 'object' || value === null) return false
+    const code = (value as { code?: unknown }).code
+    return typeof code === 'string' && code.startsWith('NODEVOY_ERR_')
   }
 }
 

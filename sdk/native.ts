@@ -32,12 +32,16 @@ export type StreamToken = number
 
 export interface NativeBinding {
   log(level: number, message: string): void
+  /** Logs and counts an error outside every hook. */
+  uncaught(message: string): void
   logEnabled(level: number): boolean
   /** All headers of a map as "k\0v\0k\0v" (latin1), in one crossing. */
   getHeaders(token: StreamToken, type: HeaderMapType): string
-  setHeader(token: StreamToken, type: HeaderMapType, key: string, value: string | null): boolean
-  addHeader(token: StreamToken, type: HeaderMapType, key: string, value: string): boolean
-  sendLocalReply(token: StreamToken, status: number, body: string | Uint8Array | null, headers: string, details: string): void
+  /** Checks the name and value (throws NODEVOY_ERR_INVALID_ARGUMENT), then sets; null removes. */
+  setHeader(token: StreamToken, type: HeaderMapType, name: string, value: string | null): boolean
+  addHeader(token: StreamToken, type: HeaderMapType, name: string, value: string): boolean
+  /** Checks everything first, then answers; headers as [name, value, ...]. */
+  sendLocalReply(token: StreamToken, status: number, body: string | Uint8Array | null, headers: string[], details: string): void
   /** An async hook of `kind` settled (or a stopped stream continues) with `result`. */
   resume(token: StreamToken, kind: HookKind, result: number): void
   /** [crossings, bytesCopied] for the stream. */

@@ -9,6 +9,7 @@
 
 #include "envoy_api.h"
 #include "filter_config.h"
+#include "header_rules.h"
 #include "log.h"
 #include "runtime.h"
 
@@ -52,25 +53,93 @@ StreamRecord* streamOf(const Napi::CallbackInfo& info, const char* operation) {
   return record;
 }
 
-nv_header_type headerType(const Napi::Value& value) {
-  uint32_t type = value.IsNumber() ? value.As<Napi::Number>().Uint32Value() : 0;
-  return type <= 3 ? static_cast<nv_header_type>(type) : NV_HEADER_REQUEST;
+Napi::Value invalidArgument(Napi::Env env, const std::string& message) {
+  codedError(env, "NodevoyError", "NODEVOY_ERR_INVALID_ARGUMENT", message).ThrowAsJavaScriptException();
+  return env.Undefined();
 }
 
-// A JS string as latin1 bytes (header names and values are bytes, not UTF-8).
-std::string latin1(const Napi::Value& value) {
+const char* typeName(const Napi::Value& value) {
+  switch (value.Type()) {
+    case napi_undefined: return "undefined";
+    case napi_null: return "null";
+    case napi_boolean: return "a boolean";
+    case napi_number: return "a number";
+    case napi_string: return "a string";
+    case napi_symbol: return "a symbol";
+    case napi_object: return "an object";
+    case napi_function: return "a function";
+    case napi_external: return "an external";
+    case napi_bigint: return "a bigint";
+  }
+  return "an unknown value";
+}
+
+// The header list an argument names (the ABI's header types), or false after throwing.
+bool headerType(const Napi::Value& value, nv_header_type* type, HeaderTarget* target) {
+  if (!value.IsNumber()) return false;
+  uint32_t raw = value.As<Napi::Number>().Uint32Value();
+  if (raw > NV_HEADER_RESPONSE_TRAILER) return false;
+  *type = static_cast<nv_header_type>(raw);
+  static const HeaderTarget kTargets[] = {HeaderTarget::Request, HeaderTarget::RequestTrailers, HeaderTarget::Response,
+                                          HeaderTarget::ResponseTrailers};
+  *target = kTargets[raw];
+  return true;
+}
+
+// A JS string as header bytes: each UTF-16 code unit must be a byte (never narrowed silently).
+// `text` keeps the string as given, for messages. False after throwing.
+bool headerBytes(const Napi::Value& value, const std::string& context, const char* what, std::u16string* text,
+                 std::string* bytes) {
   napi_env env = value.Env();
+  if (!value.IsString()) {
+    invalidArgument(value.Env(), context + ": the header " + what + " must be a string, got " + typeName(value));
+    return false;
+  }
   size_t length = 0;
-  napi_get_value_string_latin1(env, value, nullptr, 0, &length);
-  std::string out(length, '\0');
-  napi_get_value_string_latin1(env, value, out.data(), length + 1, &length);
-  return out;
+  napi_get_value_string_utf16(env, value, nullptr, 0, &length);
+  text->resize(length);
+  napi_get_value_string_utf16(env, value, text->data(), length + 1, &length);
+  size_t bad = narrowToBytes(*text, bytes);
+  if (bad != std::u16string::npos) {
+    invalidArgument(value.Env(), context + ": invalid header " + what + ": " + notByteMessage((*text)[bad], bad));
+    return false;
+  }
+  return true;
 }
 
+// Reads and checks one header for `target` (name lower-cased). False after throwing.
+bool checkedHeader(const Napi::Value& name_value, const Napi::Value* value_value, const char* operation,
+                   HeaderTarget target, HeaderWrite write, std::string* name, std::string* value) {
+  Napi::Env env = name_value.Env();
+  std::u16string name_text, value_text;
+  if (!headerBytes(name_value, operation, "name", &name_text, name)) return false;
+  lowerAscii(name);
+  const std::string context = std::string(operation) + "(" + quoteForMessage(name_text) + ")";
+  std::string problem = checkHeaderName(*name, target, write);
+  if (!problem.empty()) {
+    invalidArgument(env, context + ": invalid header name: " + problem);
+    return false;
+  }
+  if (value_value == nullptr) return true;
+  if (!headerBytes(*value_value, context, "value", &value_text, value)) return false;
+  problem = checkHeaderValue(*name, *value, target, write);
+  if (!problem.empty()) {
+    invalidArgument(env, context + ": invalid value " + quoteForMessage(value_text) + ": " + problem);
+    return false;
+  }
+  return true;
+}
+
+// Once, from the bootstrap: the runtime object and the tick hooks. Later calls (filter code can reach
+// the binding) are refused.
 Napi::Value Setup(const Napi::CallbackInfo& info) {
   WorkerEnv* env = envOf(info);
+  if (env->hasRuntimeObject()) return invalidArgument(info.Env(), "setup: already done");
+  if (!info[0].IsObject()) return invalidArgument(info.Env(), "setup: bad arguments");
   Napi::Object runtime = info[0].As<Napi::Object>();
-  v8::Isolate* isolate = env->isolate();
+  if (!runtime.Get("processTicks").IsFunction() || !runtime.Get("tickFlag").IsTypedArray()) {
+    return invalidArgument(info.Env(), "setup: bad arguments");
+  }
   // In Node, a napi_value is a v8::Local<v8::Value> (v8impl::V8LocalValueFromJsValue).
   auto local = [](Napi::Value v) {
     napi_value raw = v;
@@ -79,7 +148,6 @@ Napi::Value Setup(const Napi::CallbackInfo& info) {
     memcpy(static_cast<void*>(&out), &raw, sizeof(out));
     return out;
   };
-  (void)isolate;
   env->setTickHooks(local(runtime.Get("processTicks")).As<v8::Function>(),
                     local(runtime.Get("tickFlag")).As<v8::Int32Array>());
   env->setRuntimeObject(local(runtime).As<v8::Object>());
@@ -97,6 +165,14 @@ Napi::Value Log(const Napi::CallbackInfo& info) {
   return info.Env().Undefined();
 }
 
+// An error outside every hook (from the bootstrap's capture callback): logged and counted.
+Napi::Value Uncaught(const Napi::CallbackInfo& info) {
+  std::string message = info[0].IsString() ? info[0].As<Napi::String>().Utf8Value() : "nodevoy: uncaught error";
+  NV_ERROR("%s", message.c_str());
+  countUncaughtError();
+  return info.Env().Undefined();
+}
+
 Napi::Value LogEnabled(const Napi::CallbackInfo& info) {
   uint32_t level = info[0].IsNumber() ? info[0].As<Napi::Number>().Uint32Value() : 2;
   return Napi::Boolean::New(info.Env(), logEnabled(static_cast<nv_log_level>(level)));
@@ -106,7 +182,9 @@ Napi::Value LogEnabled(const Napi::CallbackInfo& info) {
 Napi::Value GetHeaders(const Napi::CallbackInfo& info) {
   StreamRecord* record = streamOf(info, "headers");
   if (record == nullptr) return info.Env().Undefined();
-  nv_header_type type = headerType(info[1]);
+  nv_header_type type;
+  HeaderTarget target;
+  if (!headerType(info[1], &type, &target)) return invalidArgument(info.Env(), "headers: bad header map");
   size_t count = envoy.http_get_headers_size(record->filter_envoy, type);
   if (count == 0) return Napi::String::New(info.Env(), "");
   std::vector<nv_envoy_header> headers(count);
@@ -127,62 +205,103 @@ Napi::Value GetHeaders(const Napi::CallbackInfo& info) {
   return Napi::Value(info.Env(), out);
 }
 
+// (token, type, name, value | null): null removes every value of the name.
 Napi::Value SetHeader(const Napi::CallbackInfo& info) {
-  StreamRecord* record = streamOf(info, "headers.set");
+  const bool removing = info[3].IsNull() || info[3].IsUndefined();
+  const char* operation = removing ? "headers.remove" : "headers.set";
+  StreamRecord* record = streamOf(info, operation);
   if (record == nullptr) return info.Env().Undefined();
-  std::string key = latin1(info[2]);
-  bool removing = info[3].IsNull() || info[3].IsUndefined();
-  std::string value = removing ? std::string() : latin1(info[3]);
+  nv_header_type type;
+  HeaderTarget target;
+  if (!headerType(info[1], &type, &target)) return invalidArgument(info.Env(), std::string(operation) + ": bad header map");
+  std::string name, value;
+  const Napi::Value value_arg = info[3];
+  if (!checkedHeader(info[2], removing ? nullptr : &value_arg, operation, target,
+                     removing ? HeaderWrite::Remove : HeaderWrite::Set, &name, &value)) {
+    return info.Env().Undefined();
+  }
   nv_module_buffer value_buffer = removing ? nv_module_buffer{nullptr, 0} : nv_module_buffer{value.data(), value.size()};
-  bool ok = envoy.http_set_header(record->filter_envoy, headerType(info[1]), nv_module_buffer{key.data(), key.size()},
-                                  value_buffer);
+  bool ok = envoy.http_set_header(record->filter_envoy, type, nv_module_buffer{name.data(), name.size()}, value_buffer);
   return Napi::Boolean::New(info.Env(), ok);
 }
 
+// (token, type, name, value)
 Napi::Value AddHeader(const Napi::CallbackInfo& info) {
   StreamRecord* record = streamOf(info, "headers.add");
   if (record == nullptr) return info.Env().Undefined();
-  std::string key = latin1(info[2]);
-  std::string value = latin1(info[3]);
-  bool ok = envoy.http_add_header(record->filter_envoy, headerType(info[1]), nv_module_buffer{key.data(), key.size()},
+  nv_header_type type;
+  HeaderTarget target;
+  if (!headerType(info[1], &type, &target)) return invalidArgument(info.Env(), "headers.add: bad header map");
+  std::string name, value;
+  const Napi::Value value_arg = info[3];
+  if (!checkedHeader(info[2], &value_arg, "headers.add", target, HeaderWrite::Add, &name, &value)) {
+    return info.Env().Undefined();
+  }
+  bool ok = envoy.http_add_header(record->filter_envoy, type, nv_module_buffer{name.data(), name.size()},
                                   nv_module_buffer{value.data(), value.size()});
   return Napi::Boolean::New(info.Env(), ok);
 }
 
-// (token, status, body: string | Uint8Array | null, headers: "k\0v\0..." | "", details: string)
+// (token, status, body: string | bytes | null, headers: [name, value, ...], details: string). Everything
+// is checked before anything changes: a refused reply leaves the stream as it was.
 Napi::Value SendLocalReply(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
   StreamRecord* record = streamOf(info, "sendLocalReply");
-  if (record == nullptr) return info.Env().Undefined();
+  if (record == nullptr) return env.Undefined();
   if (record->replied) {
-    codedError(info.Env(), "Error", "NODEVOY_ERR_ALREADY_REPLIED", "sendLocalReply: this stream was already answered")
+    codedError(env, "NodevoyError", "NODEVOY_ERR_ALREADY_REPLIED", "sendLocalReply: this stream was already answered")
         .ThrowAsJavaScriptException();
-    return info.Env().Undefined();
+    return env.Undefined();
   }
-  uint32_t status = info[1].As<Napi::Number>().Uint32Value();
+  const double status_number = info[1].IsNumber() ? info[1].As<Napi::Number>().DoubleValue() : 0;
+  if (!info[1].IsNumber() || status_number != static_cast<double>(static_cast<uint32_t>(status_number)) ||
+      status_number < 200 || status_number > 599) {
+    return invalidArgument(env, "sendLocalReply: status must be an integer 200..599");
+  }
   std::string body;
   if (info[2].IsString()) {
     body = info[2].As<Napi::String>().Utf8Value();
   } else if (info[2].IsTypedArray()) {
-    Napi::Uint8Array bytes = info[2].As<Napi::Uint8Array>();
-    body.assign(reinterpret_cast<const char*>(bytes.Data()), bytes.ByteLength());
+    Napi::TypedArray view = info[2].As<Napi::TypedArray>();
+    const char* data = static_cast<const char*>(view.ArrayBuffer().Data()) + view.ByteOffset();
+    body.assign(data, view.ByteLength());
+  } else if (info[2].IsArrayBuffer()) {
+    Napi::ArrayBuffer buffer = info[2].As<Napi::ArrayBuffer>();
+    body.assign(static_cast<const char*>(buffer.Data()), buffer.ByteLength());
+  } else if (!info[2].IsNull() && !info[2].IsUndefined()) {
+    return invalidArgument(env, std::string("sendLocalReply: the body must be a string or bytes (Uint8Array), got ") +
+                                    typeName(info[2]));
   }
-  std::string flat = info[3].IsString() ? latin1(info[3]) : std::string();
-  std::vector<nv_module_header> headers;
-  size_t start = 0;
-  while (start < flat.size()) {
-    size_t key_end = flat.find('\0', start);
-    if (key_end == std::string::npos) break;
-    size_t value_end = flat.find('\0', key_end + 1);
-    if (value_end == std::string::npos) value_end = flat.size();
-    headers.push_back({flat.data() + start, key_end - start, flat.data() + key_end + 1, value_end - key_end - 1});
-    start = value_end + 1;
+  if (!info[3].IsArray()) return invalidArgument(env, "sendLocalReply: bad headers");
+  Napi::Array flat = info[3].As<Napi::Array>();
+  const uint32_t count = flat.Length() / 2;
+  std::vector<std::string> names(count), values(count);
+  for (uint32_t i = 0; i < count; i++) {
+    const Napi::Value value = flat.Get(2 * i + 1);
+    if (!checkedHeader(flat.Get(2 * i), &value, "sendLocalReply", HeaderTarget::LocalReply, HeaderWrite::Add,
+                       &names[i], &values[i])) {
+      return env.Undefined();
+    }
   }
   std::string details = info[4].IsString() ? info[4].As<Napi::String>().Utf8Value() : std::string();
+  if (details.empty() || details.size() > 256) {
+    return invalidArgument(env, "sendLocalReply: details must be 1..256 characters");
+  }
+  for (unsigned char c : details) {
+    if (c <= 0x20 || c >= 0x7F) {
+      return invalidArgument(env, "sendLocalReply: details " + quoteForMessage(std::u16string(details.begin(), details.end())) +
+                                      " must be visible ASCII without spaces (it is Envoy's response code details, "
+                                      "e.g. my_filter_denied)");
+    }
+  }
+  std::vector<nv_module_header> headers(count);
+  for (uint32_t i = 0; i < count; i++) {
+    headers[i] = {names[i].data(), names[i].size(), values[i].data(), values[i].size()};
+  }
   record->replied = true;
-  envoy.http_send_response(record->filter_envoy, status, headers.data(), headers.size(),
-                           nv_module_buffer{body.data(), body.size()},
-                           nv_module_buffer{details.empty() ? nullptr : details.data(), details.size()});
-  return info.Env().Undefined();
+  envoy.http_send_response(record->filter_envoy, static_cast<uint32_t>(status_number), headers.data(), headers.size(),
+                           nv_module_buffer{body.data(), body.size()}, nv_module_buffer{details.data(), details.size()});
+  return env.Undefined();
 }
 
 // An async hook settled, or a filter continues after returning 'stop': (token, hook kind, result).
@@ -192,6 +311,9 @@ Napi::Value Resume(const Napi::CallbackInfo& info) {
     codedError(info.Env(), "WrongThreadError", "NODEVOY_ERR_WRONG_THREAD", "resume: called off the stream's worker")
         .ThrowAsJavaScriptException();
     return info.Env().Undefined();
+  }
+  if (!info[0].IsNumber() || !info[1].IsNumber() || !info[2].IsNumber()) {
+    return invalidArgument(info.Env(), "resume: bad arguments");
   }
   StreamRecord* record = env->lookup(info[0].As<Napi::Number>().DoubleValue());
   if (record == nullptr) return info.Env().Undefined();  // the stream is gone: nothing to resume
@@ -213,11 +335,12 @@ Napi::Value Resume(const Napi::CallbackInfo& info) {
 }
 
 Napi::Value Counters(const Napi::CallbackInfo& info) {
-  WorkerEnv* env = envOf(info);
-  StreamRecord* record = env->onWorkerThread() ? env->lookup(info[0].As<Napi::Number>().DoubleValue()) : nullptr;
+  StreamRecord* record = streamOf(info, "dataPathStats");
+  if (record == nullptr) return info.Env().Undefined();
+  record->crossings--;  // reading the counters is not a data-path crossing
   Napi::Array out = Napi::Array::New(info.Env(), 2);
-  out.Set(0u, Napi::Number::New(info.Env(), record ? static_cast<double>(record->crossings) : 0));
-  out.Set(1u, Napi::Number::New(info.Env(), record ? static_cast<double>(record->bytes_copied) : 0));
+  out.Set(0u, Napi::Number::New(info.Env(), static_cast<double>(record->crossings)));
+  out.Set(1u, Napi::Number::New(info.Env(), static_cast<double>(record->bytes_copied)));
   return out;
 }
 
@@ -243,6 +366,7 @@ napi_value Init(napi_env raw_env, napi_value raw_exports) {
   env.SetInstanceData<WorkerEnv, keepWorkerEnv>(g_registering);
   exports.Set("setup", Napi::Function::New(env, Setup, "setup"));
   exports.Set("log", Napi::Function::New(env, Log, "log"));
+  exports.Set("uncaught", Napi::Function::New(env, Uncaught, "uncaught"));
   exports.Set("logEnabled", Napi::Function::New(env, LogEnabled, "logEnabled"));
   exports.Set("getHeaders", Napi::Function::New(env, GetHeaders, "getHeaders"));
   exports.Set("setHeader", Napi::Function::New(env, SetHeader, "setHeader"));

@@ -10,7 +10,29 @@ namespace nodevoy {
 namespace {
 std::atomic<uint32_t> g_next_config_id{1};
 std::unique_ptr<WorkerEnv> g_config_env;
+
+// Live configs that can count uncaught errors; a config leaves before its Envoy pointer dies.
+std::mutex g_uncaught_mutex;
+std::vector<FilterConfig*> g_uncaught_counters;
+
+void addUncaughtCounter(FilterConfig* config) {
+  std::lock_guard<std::mutex> lock(g_uncaught_mutex);
+  g_uncaught_counters.push_back(config);
+}
+
+void removeUncaughtCounter(FilterConfig* config) {
+  std::lock_guard<std::mutex> lock(g_uncaught_mutex);
+  std::erase(g_uncaught_counters, config);
+}
 }  // namespace
+
+void countUncaughtError() {
+  if (envoy.http_filter_config_increment_counter == nullptr) return;
+  std::lock_guard<std::mutex> lock(g_uncaught_mutex);
+  if (g_uncaught_counters.empty()) return;
+  FilterConfig* config = g_uncaught_counters.back();
+  envoy.http_filter_config_increment_counter(config->configEnvoy(), config->uncaught_counter, nullptr, 0, 1);
+}
 
 WorkerEnv* configEnv(std::string* error) {
   if (!g_config_env) g_config_env = WorkerEnv::create(UINT32_MAX, error);
@@ -23,6 +45,7 @@ std::shared_ptr<FilterConfig> FilterConfig::create(nv_config_envoy_ptr config_en
                                                    const std::string& json, std::string* error) {
   std::shared_ptr<FilterConfig> config(new FilterConfig());
   config->name_ = name;
+  config->config_envoy_ = config_envoy;
   config->id_ = g_next_config_id.fetch_add(1);
   nlohmann::json parsed;
   try {
@@ -73,6 +96,11 @@ std::shared_ptr<FilterConfig> FilterConfig::create(nv_config_envoy_ptr config_en
   if (envoy.http_filter_config_define_counter(config_envoy, metric_name, nullptr, 0, &metric_id) == NV_METRICS_SUCCESS) {
     config->errors_counter = metric_id;
   }
+  std::string uncaught = "nodevoy_uncaught_errors";
+  if (envoy.http_filter_config_define_counter(config_envoy, nv_module_buffer{uncaught.data(), uncaught.size()}, nullptr, 0,
+                                              &metric_id) == NV_METRICS_SUCCESS) {
+    config->uncaught_counter = metric_id;
+  }
 
   // Validate in the config environment: load the bundle, find the filter, parse its config.
   WorkerEnv* validation = configEnv(error);
@@ -95,6 +123,7 @@ std::shared_ptr<FilterConfig> FilterConfig::create(nv_config_envoy_ptr config_en
   config->failed_.assign(config->slots_, false);
   config->fast_.reset(new std::atomic<FilterInstance*>[config->slots_]);
   for (size_t i = 0; i < config->slots_; i++) config->fast_[i].store(nullptr);
+  if (config->uncaught_counter != 0) addUncaughtCounter(config.get());
   for (uint32_t i = 0; i < runtime.envCount(); i++) {
     WorkerEnv* env = runtime.env(i);
     std::weak_ptr<FilterConfig> weak = config;
@@ -215,6 +244,7 @@ FilterInstance* FilterConfig::loadInstance(WorkerEnv& env) {
 }
 
 void FilterConfig::unload() {
+  removeUncaughtCounter(this);
   NodeRuntime& runtime = NodeRuntime::instance();
   std::vector<std::unique_ptr<FilterInstance>> instances;
   {

@@ -30,16 +30,19 @@ class FilterConfig : public std::enable_shared_from_this<FilterConfig> {
   void unload();
 
   const std::string& name() const { return name_; }
+  nv_config_envoy_ptr configEnvoy() const { return config_envoy_; }
   const std::string& filterName() const { return filter_name_; }
   bool failOpen() const { return fail_open_; }
   uint32_t id() const { return id_; }
   size_t errors_counter = 0;  // metric id (1-based) for hook failures, 0 when not defined
+  size_t uncaught_counter = 0;  // metric id of nodevoy_uncaught_errors, 0 when not defined
 
  private:
   FilterConfig() = default;
   // Lock holder of env: loads the bundle and instantiates the filter; empty string on success.
   std::string loadInto(WorkerEnv& env, std::unique_ptr<FilterInstance>* out);
 
+  nv_config_envoy_ptr config_envoy_ = nullptr;  // valid until unload() (config destroy)
   std::string name_;         // Envoy's filter_name
   std::string bundle_path_;
   std::string filter_name_;  // the filter in the bundle ("" = the only one)
@@ -60,5 +63,13 @@ class FilterConfig : public std::enable_shared_from_this<FilterConfig> {
 
 // The environment used on the main thread to validate configs before workers see them.
 WorkerEnv* configEnv(std::string* error);
+// Main thread: frees the config environment (no config left).
+void destroyConfigEnv();
+
+// Any thread (the isolate lock holder): counts one error outside every hook (an uncaught exception
+// or unhandled rejection) in the process-wide stat nodevoy_uncaught_errors. Every config defines that
+// counter under the same name, which Envoy resolves to one stat; it is updated through any live
+// config (a config-level update, Envoy >= 1.39; older Envoys only get the log line).
+void countUncaughtError();
 
 }  // namespace nodevoy

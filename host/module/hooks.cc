@@ -14,10 +14,6 @@
 
 using namespace nodevoy;
 
-namespace nodevoy {
-void destroyConfigEnv();
-}
-
 namespace {
 
 const char* hookName(int kind) {

@@ -20,17 +20,105 @@ namespace {
 constexpr const char* kBootstrap = R"JS(
 const binding = process._linkedBinding('nodevoy');
 const Module = require('module');
+const apply = Reflect.apply;
 const tickFlag = new Int32Array(1);
 const nextTick = process.nextTick;
-process.nextTick = function (...args) { tickFlag[0] = 1; return nextTick.apply(this, args); };
+process.nextTick = function (...args) { tickFlag[0] = 1; return apply(nextTick, this, args); };
 const runTicks = process._tickCallback;
 const processTicks = () => { tickFlag[0] = 0; runTicks(); };
-process.on('uncaughtException', (err, origin) => {
-  binding.log(4, `nodevoy: uncaught exception outside a hook (${origin}): ${err && err.stack ? err.stack : String(err)}`);
+
+// Describes any thrown value without throwing (a null-prototype object, a throwing `stack` getter).
+const describe = (value) => {
+  try {
+    if (value instanceof Error) {
+      const stack = value.stack;
+      if (typeof stack === 'string' && stack !== '') return stack;
+      return `${value.name}: ${value.message}`;
+    }
+    return String(value);
+  } catch {}
+  try { return Object.prototype.toString.call(value); } catch { return '(a value that cannot be described)'; }
+};
+const notAllowed = (what, why) => {
+  const error = new Error(`${what} is not allowed in a nodevoy filter: ${why}`);
+  error.name = 'NodevoyError';
+  error.code = 'NODEVOY_ERR_NOT_ALLOWED';
+  return error;
+};
+
+// ---- A filter cannot stop, crash or take over the proxy through `process` ----
+// Errors outside hooks: one capture callback (it cannot be replaced), which logs, counts, and then
+// calls the filter's own 'uncaughtException' listeners, each guarded: a listener that throws (or a
+// filter that removed every listener) can no longer turn an error into a process exit.
+const realEmit = process.emit;
+const rawListeners = require('events').prototype.rawListeners;
+const callListeners = (type, args) => {
+  let called = false;
+  for (const listener of apply(rawListeners, process, [type])) {
+    called = true;
+    try { apply(listener, process, args); } catch (error) {
+      try { binding.log(4, `nodevoy: a process '${type}' listener threw: ${describe(error)}`); } catch {}
+    }
+  }
+  return called;
+};
+process.setUncaughtExceptionCaptureCallback((error) => {
+  try { binding.uncaught(`nodevoy: uncaught exception outside a hook: ${describe(error)}`); } catch {}
+  try { callListeners('uncaughtException', [error, 'uncaughtException']); } catch {}
 });
-process.on('unhandledRejection', (reason) => {
-  binding.log(4, `nodevoy: unhandled promise rejection: ${reason && reason.stack ? reason.stack : String(reason)}`);
+process.setUncaughtExceptionCaptureCallback = () => {
+  throw notAllowed('process.setUncaughtExceptionCaptureCallback',
+    'nodevoy logs and counts uncaught exceptions; add a process "uncaughtException" listener to observe them');
+};
+// Node emits these itself around uncaught errors and rejections; their listeners are guarded too.
+process.emit = function emit(type, ...args) {
+  if (type === 'unhandledRejection') {
+    try { binding.uncaught(`nodevoy: unhandled promise rejection: ${describe(args[0])}`); } catch {}
+    callListeners(type, args);
+    return true;
+  }
+  if (type === 'uncaughtExceptionMonitor' || type === 'uncaughtException') return callListeners(type, args);
+  return apply(realEmit, this, [type, ...args]);
+};
+process.exit = (code) => {
+  binding.log(4, `nodevoy: filter code called process.exit(${describe(code)}); ignored (a filter cannot stop the proxy)`);
+};
+process.reallyExit = () => { throw notAllowed('process.reallyExit', 'a filter cannot stop the proxy'); };
+process.abort = () => { throw notAllowed('process.abort()', 'a filter cannot stop the proxy; throw an error instead'); };
+const realKill = process._kill;
+process._kill = (pid, signal) => {  // what process.kill() calls, with the signal as a number
+  const target = Number(pid);  // the native side converts strings too
+  if (Number(signal) !== 0 && (target === process.pid || target === 0 || target < 0 || Number.isNaN(target))) {
+    throw notAllowed(`process.kill(${String(pid)})`, 'it would signal the proxy itself');
+  }
+  return realKill(pid, signal);
+};
+const whole = (name, why) => { process[name] = () => { throw notAllowed(`process.${name}()`, why); }; };
+whole('chdir', 'it would change the working directory of the whole proxy');
+for (const name of ['setuid', 'setgid', 'seteuid', 'setegid', 'setgroups', 'initgroups']) {
+  if (typeof process[name] === 'function') whole(name, 'it would change the privileges of the whole proxy');
+}
+if (process.env.NODEVOY_ALLOW_NATIVE_ADDONS !== '1') {
+  process.dlopen = (module, filename) => {
+    throw notAllowed(`loading the native addon ${filename}`,
+      'native code runs unguarded inside Envoy; set NODEVOY_ALLOW_NATIVE_ADDONS=1 in the proxy\'s environment to allow it');
+  };
+}
+// Signals belong to Envoy: a listener would install a handler that takes SIGTERM/SIGINT from it.
+const signalNames = new Set(Object.keys(require('os').constants.signals));
+for (const listener of apply(rawListeners, process, ['newListener'])) {
+  if (listener.name === 'startListeningIfSignal') process.removeListener('newListener', listener);
+}
+process.on('newListener', (type) => {
+  if (typeof type === 'string' && signalNames.has(type)) {
+    throw notAllowed(`process.on('${type}')`, 'signals belong to Envoy (use onDestroy to clean up when a config goes away)');
+  }
 });
+process._linkedBinding = ((linked) => (name) => {
+  if (String(name) === 'nodevoy') throw notAllowed("process._linkedBinding('nodevoy')", 'the binding is internal to the SDK');
+  return linked(name);
+})(process._linkedBinding);
+
 const brand = Symbol.for('nodevoy.filter.v1');
 function findFilter(exports, name) {
   const found = new Map();
@@ -221,8 +309,10 @@ void WorkerEnv::drainTicksAndMicrotasks() {
       v8::HandleScope handle_scope(isolate_);
       v8::Local<v8::Function> fn = process_ticks_.Get(isolate_);
       v8::TryCatch try_catch(isolate_);
-      if (fn->Call(context(), v8::Undefined(isolate_), 0, nullptr).IsEmpty()) {
-        // processTicks threw: the uncaughtException handler has logged it.
+      if (fn->Call(context(), v8::Undefined(isolate_), 0, nullptr).IsEmpty() && try_catch.HasCaught() &&
+          !try_catch.HasTerminated()) {
+        // A tick callback threw: Node's uncaught-exception path (the bootstrap's capture callback).
+        node::FatalException(isolate_, try_catch);
       }
       continue;  // ticks may queue microtasks and more ticks
     }

@@ -164,6 +164,7 @@ class WorkerEnv {
   // The bootstrap's runtime object ({load, instantiate, ...}), set by binding.setup().
   v8::Local<v8::Object> runtimeObject() const { return runtime_.Get(isolate_); }
   void setRuntimeObject(v8::Local<v8::Object> runtime) { runtime_.Reset(isolate_, runtime); }
+  bool hasRuntimeObject() const { return !runtime_.IsEmpty(); }
 
   std::atomic<uint64_t> stream_ids{0};
   // Shared with JS as a Uint32Array: the live generation of each slot (0 = free), so the SDK can

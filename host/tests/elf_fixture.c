@@ -1,5 +1,6 @@
-/* A shared library with one symbol of every kind the ELF reader must tell apart. Built twice, with
- * a GNU and with a SysV hash table (host/Makefile), so both lookup paths are exercised. */
+/* A shared library with one symbol of every kind the ELF reader must tell apart, for
+ * elf_symbols_test.cc. Built twice, with a GNU and with a SysV hash table (host/Makefile), so both
+ * lookup paths are exercised. */
 #include <stdlib.h>
 
 #define EXPORTED __attribute__((visibility("default")))
