@@ -14,6 +14,7 @@
         "host/module/binding/headers.cc",
         "host/module/binding/process.cc",
         "host/module/envoy_api.cc",
+        "host/module/elf_symbols.cc",
         "host/module/filter_config.cc",
         "host/module/header_rules.cc",
         "host/module/hooks.cc",
