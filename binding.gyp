@@ -25,8 +25,10 @@
         "host/module/log.cc",
         "host/module/loop_poller.cc",
         "host/module/node_runtime.cc",
+        "host/module/sandbox_stats.cc",
         "host/module/stream.cc",
         "host/module/stream_table.cc",
+        "host/module/watchdog.cc",
         "host/module/worker_env.cc",
       ],
       "include_dirs": [

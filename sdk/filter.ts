@@ -130,7 +130,7 @@ export function defineFilter<Schema extends z.ZodType = z.ZodType<unknown>>(
   const name = definition.name
   const brand: FilterBrand = {
     name,
-    instantiate(binding: NativeBinding, configJson: string, _filterId: number) {
+    instantiate(binding: NativeBinding, configJson: string, _filterId: number, settleTimeoutMs: number) {
       let raw: unknown
       try {
         raw = JSON.parse(configJson)
@@ -185,7 +185,7 @@ export function defineFilter<Schema extends z.ZodType = z.ZodType<unknown>>(
           }
         }
       }
-      return createDispatcher(binding, name, created, onDestroy)
+      return createDispatcher(binding, name, created, onDestroy, settleTimeoutMs)
     },
   }
   return Object.freeze({ name, definition, [FILTER_BRAND_SYMBOL]: brand })

@@ -7,6 +7,8 @@
 #include "js_call.h"
 #include "log.h"
 #include "node_runtime.h"
+#include "sandbox_stats.h"
+#include "watchdog.h"
 #include "worker_env.h"
 
 namespace nodevoy {
@@ -14,28 +16,7 @@ namespace nodevoy {
 namespace {
 std::atomic<uint32_t> g_next_config_id{1};
 
-// Live configs that can count uncaught errors; a config leaves before its Envoy pointer dies.
-std::mutex g_uncaught_mutex;
-std::vector<FilterConfig*> g_uncaught_counters;
-
-void addUncaughtCounter(FilterConfig* config) {
-  std::lock_guard<std::mutex> lock(g_uncaught_mutex);
-  g_uncaught_counters.push_back(config);
-}
-
-void removeUncaughtCounter(FilterConfig* config) {
-  std::lock_guard<std::mutex> lock(g_uncaught_mutex);
-  std::erase(g_uncaught_counters, config);
-}
 }  // namespace
-
-void countUncaughtError() {
-  if (envoy.http_filter_config_increment_counter == nullptr) return;
-  std::lock_guard<std::mutex> lock(g_uncaught_mutex);
-  if (g_uncaught_counters.empty()) return;
-  FilterConfig* config = g_uncaught_counters.back();
-  envoy.http_filter_config_increment_counter(config->configEnvoy(), config->uncaught_counter, nullptr, 0, 1);
-}
 
 std::shared_ptr<FilterConfig> FilterConfig::create(nv_config_envoy_ptr config_envoy, const std::string& name,
                                                    const std::string& json, std::string* error) {
@@ -90,6 +71,27 @@ std::shared_ptr<FilterConfig> FilterConfig::create(nv_config_envoy_ptr config_en
     config->fail_open_ = parsed["failOpen"].get<bool>();
   }
   config->config_json_ = parsed.contains("config") ? parsed["config"].dump() : "{}";
+  config->cpu_budget_ms_ = Watchdog::instance().hookBudgetMs();
+  auto integer = [&](const char* field, uint32_t low, uint32_t high, uint32_t* out) {
+    if (!parsed.contains(field)) return true;
+    const auto& value = parsed[field];
+    if (!value.is_number_integer() || value.get<int64_t>() < low || value.get<int64_t>() > high) {
+      *error = std::string("filter_config.") + field + ": must be an integer " + std::to_string(low) + ".." +
+               std::to_string(high);
+      return false;
+    }
+    *out = static_cast<uint32_t>(value.get<int64_t>());
+    return true;
+  };
+  if (!integer("cpuBudgetMs", 1, 600000, &config->cpu_budget_ms_) ||
+      !integer("settleTimeoutMs", 1, 86400000, &config->settle_timeout_ms_) ||
+      !integer("timeoutStatus", 500, 504, &config->timeout_status_)) {
+    return nullptr;
+  }
+  if (config->timeout_status_ != 500 && config->timeout_status_ != 503 && config->timeout_status_ != 504) {
+    *error = "filter_config.timeoutStatus: must be 500, 503 or 504";
+    return nullptr;
+  }
 
   // Metrics may only be defined now, inside config_new.
   std::string metric = "nodevoy_filter_errors";
@@ -98,11 +100,7 @@ std::shared_ptr<FilterConfig> FilterConfig::create(nv_config_envoy_ptr config_en
   if (envoy.http_filter_config_define_counter(config_envoy, metric_name, nullptr, 0, &metric_id) == NV_METRICS_SUCCESS) {
     config->errors_counter = metric_id;
   }
-  std::string uncaught = "nodevoy_uncaught_errors";
-  if (envoy.http_filter_config_define_counter(config_envoy, nv_module_buffer{uncaught.data(), uncaught.size()}, nullptr, 0,
-                                              &metric_id) == NV_METRICS_SUCCESS) {
-    config->uncaught_counter = metric_id;
-  }
+  const SandboxCounters sandbox_counters = defineSandboxCounters(config_envoy);
 
   // Validate in the config environment: load the bundle, find the filter, parse its config.
   NodeRuntime& runtime = NodeRuntime::instance();
@@ -125,7 +123,8 @@ std::shared_ptr<FilterConfig> FilterConfig::create(nv_config_envoy_ptr config_en
   config->failed_.assign(config->slots_, false);
   config->fast_.reset(new std::atomic<FilterInstance*>[config->slots_]);
   for (size_t i = 0; i < config->slots_; i++) config->fast_[i].store(nullptr);
-  if (config->uncaught_counter != 0) addUncaughtCounter(config.get());
+  addSandboxCounters(config.get(), config_envoy, sandbox_counters);
+  runtime.addConfig(config);
   for (uint32_t i = 0; i < runtime.envCount(); i++) {
     WorkerEnv* env = runtime.env(i);
     std::weak_ptr<FilterConfig> weak = config;
@@ -148,7 +147,7 @@ std::shared_ptr<FilterConfig> FilterConfig::create(nv_config_envoy_ptr config_en
 }
 
 std::string FilterConfig::loadInto(WorkerEnv& env, std::unique_ptr<FilterInstance>* out) {
-  return instantiateFilter(env, bundle_path_, filter_name_, config_json_, id_, name_, out);
+  return instantiateFilter(env, bundle_path_, filter_name_, config_json_, id_, name_, settle_timeout_ms_, out);
 }
 
 void releaseInstance(WorkerEnv& env, std::unique_ptr<FilterInstance> instance) {
@@ -185,8 +184,36 @@ FilterInstance* FilterConfig::loadInstance(WorkerEnv& env) {
   return keep(env.index(), std::move(instance));
 }
 
+void FilterConfig::reloadInto(WorkerEnv& fresh, WorkerEnv& dead) {
+  const uint32_t index = fresh.index();
+  std::unique_ptr<FilterInstance> previous;
+  {
+    std::lock_guard<std::mutex> lock(mutex_);
+    if (unloaded_ || index >= owned_.size()) return;
+    previous = std::move(owned_[index]);
+    fast_[index].store(nullptr, std::memory_order_release);
+    failed_[index] = false;
+  }
+  if (previous) dead.keepOrphan(std::move(previous));
+  std::weak_ptr<FilterConfig> weak = shared_from_this();
+  fresh.runOrQueue([weak, env = &fresh] {
+    auto self = weak.lock();
+    if (!self) return;
+    std::unique_ptr<FilterInstance> instance;
+    std::string problem = self->loadInto(*env, &instance);
+    if (!problem.empty()) {
+      NV_ERROR("nodevoy: loading filter config '%s' into the rebuilt environment of worker %u failed: %s",
+               self->name_.c_str(), env->index(), problem.c_str());
+      std::lock_guard<std::mutex> lock(self->mutex_);
+      self->failed_[env->index()] = true;
+      return;
+    }
+    self->keep(env->index(), std::move(instance));
+  });
+}
+
 void FilterConfig::unload() {
-  removeUncaughtCounter(this);
+  removeSandboxCounters(this);
   NodeRuntime& runtime = NodeRuntime::instance();
   std::vector<std::unique_ptr<FilterInstance>> instances;
   {

@@ -12,7 +12,7 @@ export interface RuntimeHooks {
   tickFlag: Int32Array
   processTicks(): void
   load(path: string): unknown
-  instantiate(exports: unknown, name: string, configJson: string, filterId: number): FilterInstanceHandle
+  instantiate(exports: unknown, name: string, configJson: string, filterId: number, settleTimeoutMs: number): FilterInstanceHandle
 }
 
 export interface NativeBinding {
@@ -61,6 +61,8 @@ export interface NativeBinding {
   getFilterState(token: StreamToken, key: string): Uint8Array | undefined
   setFilterState(token: StreamToken, key: string, value: string | Uint8Array): boolean
   clearRouteCache(token: StreamToken): void
+  /** The settle timer of the direction's held hook fired: answer with the config's timeout status. */
+  timeoutStream(token: StreamToken, direction: Direction): boolean
 
   /** Live generation of each stream slot (0 = free): the SDK checks liveness without a crossing. */
   readonly liveness: Uint32Array

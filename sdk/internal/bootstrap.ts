@@ -190,7 +190,7 @@ binding.setup({
     m.loaded = true
     return m.exports
   },
-  instantiate(exports: unknown, name: string, configJson: string, filterId: number) {
-    return findFilter(exports, name)[Symbol.for(FILTER_BRAND)]!.instantiate(binding, configJson, filterId)
+  instantiate(exports: unknown, name: string, configJson: string, filterId: number, settleTimeoutMs: number) {
+    return findFilter(exports, name)[Symbol.for(FILTER_BRAND)]!.instantiate(binding, configJson, filterId, settleTimeoutMs)
   },
 })

@@ -7,5 +7,5 @@ export const FILTER_BRAND_SYMBOL: unique symbol = Symbol.for(FILTER_BRAND) as ne
 /** What a branded filter definition offers libnodevoy. */
 export interface FilterBrand {
   name: string
-  instantiate(binding: NativeBinding, configJson: string, filterId: number): FilterInstanceHandle
+  instantiate(binding: NativeBinding, configJson: string, filterId: number, settleTimeoutMs: number): FilterInstanceHandle
 }

@@ -158,7 +158,7 @@ export const enum SchedulerEvent {
 }
 
 /** The fields of a nodevoy filter_config (everything else is refused, naming the field). */
-export const FILTER_CONFIG_FIELDS = ['bundle', 'filter', 'config', 'failOpen'] as const
+export const FILTER_CONFIG_FIELDS = ['bundle', 'filter', 'config', 'failOpen', 'cpuBudgetMs', 'settleTimeoutMs', 'timeoutStatus'] as const
 
 /** Error codes. Native code throws errors with these codes; the SDK's classes match them by code. */
 export const ERROR_CODES = [
@@ -206,4 +206,5 @@ export const BINDING_FUNCTIONS = [
   'getFilterState',
   'setFilterState',
   'clearRouteCache',
+  'timeoutStream',
 ] as const

@@ -50,7 +50,13 @@ function isThenable(value: unknown): value is PromiseLike<HookResult> {
 }
 
 /** Builds what libnodevoy calls for one filter config in one Node environment. */
-export function createDispatcher(binding: NativeBinding, filterName: string, created: Created, onDestroy?: () => void): FilterInstanceHandle {
+export function createDispatcher(
+  binding: NativeBinding,
+  filterName: string,
+  created: Created,
+  onDestroy?: () => void,
+  settleTimeoutMs = 30_000,
+): FilterInstanceHandle {
   const liveness = binding.liveness
   // The log context of the stream whose hook runs now (one object per dispatcher, no allocation).
   const logContext = {
@@ -100,7 +106,11 @@ export function createDispatcher(binding: NativeBinding, filterName: string, cre
         action = fail(state, kind, error)
       }
       const link = StreamState.link(state)
-      if (link.alive) binding.resume(link.token, HOOK_DIRECTIONS[kind]!, action)
+      const direction = HOOK_DIRECTIONS[kind]!
+      StreamState.clearTimeout(state, direction)
+      if (!link.alive) return
+      if (action === Action.Stop) StreamState.armTimeout(state, direction, settleTimeoutMs)
+      binding.resume(link.token, direction, action)
     }
     promise.then(
       (value) => deliver(() => settle(value)),
@@ -172,9 +182,12 @@ export function createDispatcher(binding: NativeBinding, filterName: string, cre
         }
         // Promise.resolve adopts any thenable; a throwing `then` becomes a rejection.
         settleLater(state, kind, Promise.resolve(returned))
+        StreamState.armTimeout(state, HOOK_DIRECTIONS[kind]!, settleTimeoutMs)
         return Action.Pending
       }
-      return settle(returned)
+      const action = settle(returned)
+      if (action === Action.Stop) StreamState.armTimeout(state, HOOK_DIRECTIONS[kind]!, settleTimeoutMs)
+      return action
     } catch (error) {
       return fail(state, kind, error)
     } finally {
