@@ -66,6 +66,27 @@ binding.setup({
 });
 )JS";
 
+// NODEVOY_INSPECT=host:port opens Node's inspector (a debugger endpoint, as `node --inspect`) on
+// one environment: worker NODEVOY_INSPECT_WORKER (default 0). Node's inspector agent keeps
+// process-wide state, so a second environment with an inspector aborts; every other environment is
+// created without one. Read once (any thread).
+struct InspectSettings {
+  std::string address;  // empty: no inspector
+  uint32_t worker = 0;
+};
+
+const InspectSettings& inspectSettings() {
+  static const InspectSettings settings = [] {
+    InspectSettings s;
+    if (const char* address = getenv("NODEVOY_INSPECT")) s.address = address;
+    if (const char* worker = getenv("NODEVOY_INSPECT_WORKER")) s.worker = static_cast<uint32_t>(strtoul(worker, nullptr, 10));
+    return s;
+  }();
+  return settings;
+}
+
+bool isInspectedEnv(uint32_t index) { return !inspectSettings().address.empty() && index == inspectSettings().worker; }
+
 int64_t nowMs() {
   struct timespec ts;
   clock_gettime(CLOCK_MONOTONIC, &ts);
@@ -101,6 +122,7 @@ bool NodeRuntime::initialize(std::string* error) {
       start = end + 1;
     }
   }
+  if (!inspectSettings().address.empty()) argv.push_back("--inspect=" + inspectSettings().address);
   init_ = node::InitializeOncePerProcess(
       argv, static_cast<node::ProcessInitializationFlags::Flags>(
                 kNoInitializeV8 | kNoInitializeNodeV8Platform | kNoStdioInitialization | kNoDefaultSignalHandling |
@@ -142,8 +164,9 @@ std::unique_ptr<WorkerEnv> WorkerEnv::create(uint32_t index, std::string* error)
   NodeRuntime& runtime = NodeRuntime::instance();
   std::unique_ptr<WorkerEnv> self(new WorkerEnv(index));
   std::vector<std::string> errors;
-  auto flags = static_cast<node::EnvironmentFlags::Flags>(node::EnvironmentFlags::kNoCreateInspector |
-                                                           node::EnvironmentFlags::kNoGlobalSearchPaths);
+  auto flags = static_cast<node::EnvironmentFlags::Flags>(
+      node::EnvironmentFlags::kNoGlobalSearchPaths |
+      (isInspectedEnv(index) ? node::EnvironmentFlags::kOwnsInspector : node::EnvironmentFlags::kNoCreateInspector));
   self->setup_ = node::CommonEnvironmentSetup::Create(runtime.platform(), &errors, runtime.args(), runtime.execArgs(),
                                                       flags, node::AllocateEnvironmentThreadId());
   if (!self->setup_) {
@@ -174,6 +197,15 @@ std::unique_ptr<WorkerEnv> WorkerEnv::create(uint32_t index, std::string* error)
       return nullptr;
     }
     self->drainTicksAndMicrotasks();
+    if (isInspectedEnv(index)) {
+      // The inspector wakes this loop with uv_async_send, but an idle loop (every handle unref'd)
+      // is never run, and libuv adds fds to its epoll set only when it runs. Keep the loop alive
+      // (syncKeepalive leaves it ref'd) and run it once, so the poller dispatches debugger messages.
+      uv_ref(reinterpret_cast<uv_handle_t*>(&self->keepalive_));
+      self->keepalive_ref_ = true;
+      uv_run(self->loop_, UV_RUN_NOWAIT);
+      self->publishLoopState();
+    }
   }
   self->poke_fd_ = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
   self->startPoller();
@@ -339,7 +371,7 @@ void WorkerEnv::removeWaiting(StreamRecord* record) {
 
 void WorkerEnv::syncKeepalive() {
   // waiting_ changes only while the isolate is held, so the holder's read is current.
-  const bool want = waiting_count_.load(std::memory_order_relaxed) > 0;
+  const bool want = waiting_count_.load(std::memory_order_relaxed) > 0 || isInspectedEnv(index_);
   if (want == keepalive_ref_) return;
   keepalive_ref_ = want;
   if (want) {
