@@ -1,10 +1,29 @@
-/** Error codes nodevoy uses; every error it throws has one in `code`. */
+/**
+ * Error codes nodevoy uses; every error it throws has one in `code`. The SDK's own:
+ * `STREAM_GONE`, `WRONG_THREAD`, `ALREADY_REPLIED`, `INVALID_CONFIG`, `INVALID_ARGUMENT`. The tools'
+ * (`nodevoy build`/`dev`, `startFilter` of `nodevoy/devhost`):
+ * - `NODEVOY_ERR_BUILD_FAILED`: bundling failed (a syntax error, an import that does not resolve).
+ * - `NODEVOY_ERR_NO_FILTER`: the entry exports no filter, several without a choice, or not the one named.
+ * - `NODEVOY_ERR_LOAD_FAILED`: the bundle's top-level code threw in the embedded runtime.
+ * - `NODEVOY_ERR_CREATE_FAILED`: the filter's `create()` threw.
+ * - `NODEVOY_ERR_UNSUPPORTED_API`: the filter uses a Node builtin (module or export) the embedded runtime lacks.
+ * - `NODEVOY_ERR_NATIVE_UNAVAILABLE`: the native parts (libnodevoy, the dev host, libnode) are missing here.
+ * - `NODEVOY_ERR_DEVHOST_FAILED`: the dev host did not start or stopped.
+ * `INVALID_CONFIG` errors are {@link ConfigError}s, with every issue and its path.
+ */
 export type ErrorCode =
   | 'NODEVOY_ERR_STREAM_GONE'
   | 'NODEVOY_ERR_WRONG_THREAD'
   | 'NODEVOY_ERR_ALREADY_REPLIED'
   | 'NODEVOY_ERR_INVALID_CONFIG'
   | 'NODEVOY_ERR_INVALID_ARGUMENT'
+  | 'NODEVOY_ERR_BUILD_FAILED'
+  | 'NODEVOY_ERR_NO_FILTER'
+  | 'NODEVOY_ERR_LOAD_FAILED'
+  | 'NODEVOY_ERR_CREATE_FAILED'
+  | 'NODEVOY_ERR_UNSUPPORTED_API'
+  | 'NODEVOY_ERR_NATIVE_UNAVAILABLE'
+  | 'NODEVOY_ERR_DEVHOST_FAILED'
 
 function hasCode(value: unknown, code: ErrorCode): boolean {
   return typeof value === 'object' && value !== null && (value as { code?: unknown }).code === code
@@ -61,9 +80,12 @@ export interface ConfigIssue {
 export class ConfigError extends NodevoyError {
   /** Every problem found, with its path in the config. */
   readonly issues: ConfigIssue[]
-  constructor(filterName: string, issues: ConfigIssue[]) {
+  /**
+   * @param detail - appended to the message: where the config came from, or what to do.
+   */
+  constructor(filterName: string, issues: ConfigIssue[], detail?: string) {
     const lines = issues.map((i) => `${i.path.length ? i.path.join('.') : '(config)'}: ${i.message}`)
-    super('NODEVOY_ERR_INVALID_CONFIG', `invalid config for filter "${filterName}": ${lines.join('; ')}`)
+    super('NODEVOY_ERR_INVALID_CONFIG', `invalid config for filter "${filterName}": ${lines.join('; ')}${detail ? `. ${detail}` : ''}`)
     this.name = 'ConfigError'
     this.issues = issues
   }

@@ -1,8 +1,8 @@
-import type { z } from 'zod'
 import type { Callbacks, LogLevel } from './callbacks.js'
 import { ConfigError, NodevoyError } from './errors.js'
 import type { RequestHeaderMap, ResponseHeaderMap } from './headers.js'
 import { FILTER_BRAND, type FilterBrand, type NativeBinding } from './native.js'
+import { isStandardSchema, toConfigIssue, type InferConfig, type StandardSchemaV1 } from './schema.js'
 import { createDispatcher } from './stream.js'
 
 /**
@@ -35,22 +35,35 @@ export interface FilterContext {
   log(level: LogLevel, message: string): void
 }
 
+// Every hook name FilterHooks declares (a hook added there must be added here: the Record type
+// says so). create() returning another name (a typo such as `onResponseHeader`) gets a warning.
+const HOOK_NAMES: Record<keyof FilterHooks, true> = {
+  onRequestHeaders: true,
+  onResponseHeaders: true,
+  onStreamComplete: true,
+  onDestroy: true,
+}
+
 /** A filter's definition, as written by its author. */
-export interface FilterDefinition<Schema extends z.ZodType = z.ZodType<unknown>> {
+export interface FilterDefinition<Schema extends StandardSchemaV1 = StandardSchemaV1<unknown>> {
   /** The filter's name; the Envoy config selects it with `"filter": "<name>"`. */
   name: string
-  /** A zod schema for the filter's config; Envoy refuses configs it rejects, naming the field. */
+  /**
+   * A schema for the filter's config: any Standard Schema validator (zod 3.24+ or 4, valibot 1+,
+   * arktype 2+, ...). Envoy refuses a config it rejects, naming the field. Without a schema, `create`
+   * gets the config as parsed from JSON (`{}` when Envoy's config has none).
+   */
   config?: Schema
   /**
    * Creates the filter for a validated config. Called once per Envoy worker (each has its own Node
    * environment), before traffic, and once more to validate the config. Put per-config setup here
    * and per-stream logic in the hooks it returns.
    */
-  create(config: z.output<Schema>, context: FilterContext): FilterHooks
+  create(config: InferConfig<Schema>, context: FilterContext): FilterHooks
 }
 
 /** A filter made by {@link defineFilter}: export it (default or named) from the bundle's entry. */
-export interface Filter<Schema extends z.ZodType = z.ZodType<unknown>> {
+export interface Filter<Schema extends StandardSchemaV1 = StandardSchemaV1<unknown>> {
   /** The filter's name, as given to defineFilter. */
   readonly name: string
   /** The definition it was made from (for tools and tests). */
@@ -75,7 +88,7 @@ const LEVELS: Record<LogLevel, number> = { trace: 0, debug: 1, info: 2, warn: 3,
  *   }),
  * })
  */
-export function defineFilter<Schema extends z.ZodType = z.ZodType<unknown>>(
+export function defineFilter<Schema extends StandardSchemaV1 = StandardSchemaV1<unknown>>(
   definition: FilterDefinition<Schema>,
 ): Filter<Schema> {
   if (typeof definition?.name !== 'string' || definition.name === '') {
@@ -83,6 +96,13 @@ export function defineFilter<Schema extends z.ZodType = z.ZodType<unknown>>(
   }
   if (typeof definition.create !== 'function') {
     throw new NodevoyError('NODEVOY_ERR_INVALID_ARGUMENT', `defineFilter(${definition.name}): \`create\` must be a function`)
+  }
+  if (definition.config !== undefined && !isStandardSchema(definition.config)) {
+    throw new NodevoyError(
+      'NODEVOY_ERR_INVALID_ARGUMENT',
+      `defineFilter(${definition.name}): \`config\` must be a Standard Schema (an object with ['~standard'].validate), ` +
+        'e.g. a zod (3.24+), valibot (1+) or arktype (2+) schema',
+    )
   }
   const name = definition.name
   const brand: FilterBrand = {
@@ -96,29 +116,56 @@ export function defineFilter<Schema extends z.ZodType = z.ZodType<unknown>>(
       }
       let config: unknown = raw
       if (definition.config) {
-        const result = definition.config.safeParse(raw)
-        if (!result.success) {
-          throw new ConfigError(
-            name,
-            result.error.issues.map((issue) => ({
-              path: issue.path.map((p) => (typeof p === 'number' ? p : String(p))),
-              message: issue.message,
-            })),
+        const result = definition.config['~standard'].validate(raw)
+        if (result instanceof Promise) {
+          result.catch(() => {})  // nobody can wait for it; the error below says why
+          throw new NodevoyError(
+            'NODEVOY_ERR_INVALID_ARGUMENT',
+            `filter "${name}": its config schema validates asynchronously (it returned a Promise), but Envoy loads ` +
+              'configs synchronously: use a schema without async checks (e.g. no async refine)',
           )
         }
-        config = result.data
+        if (result.issues) throw new ConfigError(name, result.issues.map(toConfigIssue))
+        config = result.value
       }
       const workerIndex = binding.workerIndex()
       const context: FilterContext = {
         workerIndex,
         log: (level, message) => binding.log(LEVELS[level] ?? 2, `[${name}] ${message}`),
       }
-      const hooks = definition.create(config as z.output<Schema>, context)
+      const hooks = definition.create(config as InferConfig<Schema>, context)
       if (hooks === null || typeof hooks !== 'object') {
         throw new NodevoyError('NODEVOY_ERR_INVALID_ARGUMENT', `filter "${name}": create() must return an object of hooks`)
+      }
+      for (const key of Object.keys(hooks)) {
+        if (!Object.hasOwn(HOOK_NAMES, key)) binding.log(LEVELS.warn, `[${name}] ${unknownHookMessage(key)}`)
       }
       return createDispatcher(binding, binding.liveness, name, hooks)
     },
   }
   return Object.freeze({ name, definition, [FILTER_BRAND]: brand })
+}
+
+/** The warning for a name create() returned that is not a hook, with the closest hook name. */
+function unknownHookMessage(key: string): string {
+  let best: string | undefined
+  let bestDistance = Infinity
+  for (const hook of Object.keys(HOOK_NAMES)) {
+    const d = editDistance(key.toLowerCase(), hook.toLowerCase())
+    if (d < bestDistance) [best, bestDistance] = [hook, d]
+  }
+  const guess = best !== undefined && bestDistance <= 3 ? ` (did you mean "${best}"?)` : ''
+  return `create() returned "${key}", which is not a hook nodevoy calls${guess}; hooks: ${Object.keys(HOOK_NAMES).join(', ')}`
+}
+
+function editDistance(a: string, b: string): number {
+  let previous = Array.from({ length: b.length + 1 }, (_, j) => j)
+  for (let i = 1; i <= a.length; i++) {
+    const current = [i]
+    for (let j = 1; j <= b.length; j++) {
+      current[j] = Math.min(previous[j]! + 1, current[j - 1]! + 1, previous[j - 1]! + (a[i - 1] === b[j - 1] ? 0 : 1))
+    }
+    previous = current
+  }
+  return previous[b.length]!
 }
