@@ -127,10 +127,12 @@ export function startDev(entry: string, options: DevOptions): DevSession {
   }
   const session: DevSession = { ready, url: '', adminUrl: '', generation: 0, stop: () => shutdown(false) }
 
+  // Cleans up first, so a caller that sees the rejection finds nothing left behind.
   const fail = async (error: unknown, insideChain: boolean) => {
-    settleReady?.reject(error)
+    const settle = settleReady
     settleReady = undefined
     await shutdown(insideChain)
+    settle?.reject(error)
   }
 
   // One generation: the latest build, inspected in libnodevoy, then served (started or swapped in).
