@@ -266,7 +266,7 @@ export function startDev(entry: string, options: DevOptions): DevSession {
   const start = async () => {
     if (!fs.existsSync(entryPath)) throw toolError('NODEVOY_ERR_INVALID_ARGUMENT', `no such file: ${entry}`)
     if (configFile && !fs.existsSync(configFile)) throw toolError('NODEVOY_ERR_INVALID_ARGUMENT', `no such config file: ${options.config}`)
-    if (options.inspect && !parseHostPort(options.inspect)) {
+    if (options.inspect && !parseHostPort(options.inspect, { anyPort: true })) {
       throw toolError('NODEVOY_ERR_INVALID_ARGUMENT', `--inspect must be host:port, e.g. 127.0.0.1:9229, got "${options.inspect}"`)
     }
     // The native parts first: without them nothing below can work, and the error says how to get them.

@@ -56,15 +56,18 @@ export interface UpstreamAddress {
   port: number
 }
 
-/** Parses `host:port` (an IPv4 address or a DNS name) or `[ipv6]:port`; undefined when malformed. */
-export function parseHostPort(value: string): UpstreamAddress | undefined {
+/**
+ * Parses `host:port` (an IPv4 address or a DNS name) or `[ipv6]:port`; undefined when malformed.
+ * `anyPort` accepts port 0 (a listener on a port the system picks).
+ */
+export function parseHostPort(value: string, options: { anyPort?: boolean } = {}): UpstreamAddress | undefined {
   const bracketed = /^\[([0-9A-Fa-f:.]+)\]:(\d{1,5})$/.exec(value)
   const plain = /^([A-Za-z0-9.-]+):(\d{1,5})$/.exec(value)
   const match = bracketed ?? plain
   if (!match) return undefined
   const host = match[1]!
   const port = Number(match[2])
-  if (port < 1 || port > 65535) return undefined
+  if (port < (options.anyPort ? 0 : 1) || port > 65535) return undefined
   if (bracketed && net.isIPv6(host)) return { host, port }
   if (!bracketed && (net.isIPv4(host) || isDnsName(host))) return { host, port }
   return undefined
