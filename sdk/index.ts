@@ -9,4 +9,14 @@ export type { HeaderMap, RequestHeaderMap, ResponseHeaderMap } from './headers.j
 export type { Callbacks, DataPathStats, LogLevel, ReplyHeaders } from './callbacks.js'
 export { ConfigError, NodevoyError, StreamGoneError, WrongThreadError } from './errors.js'
 export type { ConfigIssue, ErrorCode } from './errors.js'
-export type { InferConfig, StandardSchemaIssue, StandardSchemaProps, StandardSchemaResult, StandardSchemaV1 } from './schema.js'
+export type {
+  InferConfig,
+  StandardSchemaFailure,
+  StandardSchemaIssue,
+  StandardSchemaPathSegment,
+  StandardSchemaProps,
+  StandardSchemaResult,
+  StandardSchemaSuccess,
+  StandardSchemaTypes,
+  StandardSchemaV1,
+} from './schema.js'

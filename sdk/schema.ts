@@ -22,20 +22,46 @@ export interface StandardSchemaProps<Input = unknown, Output = Input> {
   /** Validates a value: the (possibly transformed) value, or the issues found. */
   readonly validate: (value: unknown) => StandardSchemaResult<Output> | Promise<StandardSchemaResult<Output>>
   /** The schema's input and output types (for type inference only; absent at run time). */
-  readonly types?: { readonly input: Input; readonly output: Output } | undefined
+  readonly types?: StandardSchemaTypes<Input, Output> | undefined
+}
+
+/** The input and output types a Standard Schema declares. */
+export interface StandardSchemaTypes<Input, Output> {
+  /** What the schema accepts. */
+  readonly input: Input
+  /** What validation produces (after defaults and transforms). */
+  readonly output: Output
 }
 
 /** What `~standard.validate` returns: `{ value }` on success, `{ issues }` on failure. */
-export type StandardSchemaResult<Output> =
-  | { readonly value: Output; readonly issues?: undefined }
-  | { readonly issues: ReadonlyArray<StandardSchemaIssue> }
+export type StandardSchemaResult<Output> = StandardSchemaSuccess<Output> | StandardSchemaFailure
+
+/** A successful validation. */
+export interface StandardSchemaSuccess<Output> {
+  /** The validated value. */
+  readonly value: Output
+  /** Absent on success. */
+  readonly issues?: undefined
+}
+
+/** A failed validation. */
+export interface StandardSchemaFailure {
+  /** Every problem found. */
+  readonly issues: ReadonlyArray<StandardSchemaIssue>
+}
 
 /** One problem a Standard Schema found. */
 export interface StandardSchemaIssue {
   /** What is wrong. */
   readonly message: string
   /** Where: keys, or segments holding a key. */
-  readonly path?: ReadonlyArray<PropertyKey | { readonly key: PropertyKey }> | undefined
+  readonly path?: ReadonlyArray<PropertyKey | StandardSchemaPathSegment> | undefined
+}
+
+/** A segment of an issue's path that holds its key. */
+export interface StandardSchemaPathSegment {
+  /** The key. */
+  readonly key: PropertyKey
 }
 
 /** The config type `create` receives for a schema: the schema's output type. */

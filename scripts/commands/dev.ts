@@ -232,9 +232,13 @@ export function startDev(entry: string, options: DevOptions): DevSession {
     log(
       `nodevoy dev: ${session.url}${listenAddress === '0.0.0.0' ? ' (listening on all addresses)' : ''} -> ` +
         `${upstream ? upstream.shown : 'a direct response (no --upstream)'}` +
-        (watching ? `; watching ${latest ? metafileInputs(latest.metafile!).filter((p) => !p.includes(`${path.sep}node_modules${path.sep}`)).length : 0} files` : ''),
+        (watching ? `; watching ${plural(sourceCount(), 'file')}` : ''),
     )
   }
+
+  // The project's own sources in the build (esbuild watches node_modules too, they rarely change).
+  const sourceCount = () =>
+    latest?.metafile ? metafileInputs(latest.metafile).filter((p) => !p.includes(`${path.sep}node_modules${path.sep}`)).length : 0
 
   const schedule = (upstream: { address: UpstreamAddress; shown: string } | undefined) => {
     if (queued || stopped) return
@@ -314,4 +318,8 @@ export async function dev(entry: string, options: DevOptions): Promise<DevSessio
   const session = startDev(entry, options)
   await session.ready
   return session
+}
+
+function plural(n: number, word: string): string {
+  return `${n} ${word}${n === 1 ? '' : 's'}`
 }
