@@ -10,15 +10,11 @@ import { build } from '../../scripts/commands/build.js'
 import { printConfig } from '../../scripts/commands/config.js'
 import { TYPE } from '../../scripts/lib/envoy-config.js'
 import { devHostBin, libnodeDir, repoRoot } from '../harness/paths.js'
+import { scratchDir, writeSource } from '../harness/scratch.js'
 
 const example = path.join(repoRoot, 'examples/basic-auth/filter.ts')
 
-function tmp(t: Test): string {
-  // Inside the repository, so filters written here resolve zod and nodevoy like a project's would.
-  const dir = fs.mkdtempSync(path.join(repoRoot, 'test', 'cli', '.tmp-build-'))
-  t.teardown(() => fs.rmSync(dir, { recursive: true, force: true }))
-  return dir
-}
+const tmp = (t: Test) => scratchDir(t, 'build')
 
 function writeJson(dir: string, name: string, value: unknown): string {
   const file = path.join(dir, name)
@@ -151,10 +147,7 @@ t.test('build refuses bad input with a clear, coded error', async (t) => {
 t.test('build checks the filter in libnodevoy: what Envoy would refuse is refused here', async (t) => {
   const dir = tmp(t)
   const out = path.join(dir, 'o')
-  const write = (name: string, source: string) => {
-    fs.writeFileSync(path.join(dir, name), source)
-    return path.join(dir, name)
-  }
+  const write = (name: string, source: string) => writeSource(dir, name, source)
   // A schema that needs config, and no --config: Envoy hands libnodevoy no config, the filter gets {}.
   await t.rejects(build(example, { out, ...quiet }), {
     code: 'NODEVOY_ERR_INVALID_CONFIG',
@@ -196,9 +189,9 @@ export const b = defineFilter({ name: 'b', create: () => ({}) })
 
 t.test('build warns about unknown hook names, and is not disturbed by a bundle that prints', async (t) => {
   const dir = tmp(t)
-  const entry = path.join(dir, 'typo.ts')
-  fs.writeFileSync(
-    entry,
+  const entry = writeSource(
+    dir,
+    'typo.ts',
     `import { defineFilter } from 'nodevoy'
 console.log('{"not": "the report"}')
 process.stdout.write('more output\\n')

@@ -8,7 +8,7 @@ import path from 'node:path'
 import t, { type Test } from 'tap'
 import { Agent, request } from 'undici'
 import { dev, startDev } from '../../scripts/commands/dev.js'
-import { repoRoot } from '../harness/paths.js'
+import { scratchDir, writeSource } from '../harness/scratch.js'
 import { startUpstream } from '../harness/upstream.js'
 
 const filterSource = (version: string) => `import { defineFilter } from 'nodevoy'
@@ -37,12 +37,7 @@ process.env.TMPDIR = privateTmp
 t.teardown(() => fs.rmSync(privateTmp, { recursive: true, force: true }))
 const leftovers = () => fs.readdirSync(privateTmp).filter((n) => n.startsWith('nodevoy-'))
 
-function project(t: Test): string {
-  // Inside the repository, so filters resolve nodevoy and zod like a project's would.
-  const dir = fs.mkdtempSync(path.join(repoRoot, 'test', 'cli', '.tmp-dev-'))
-  t.teardown(() => fs.rmSync(dir, { recursive: true, force: true }))
-  return dir
-}
+const project = (t: Test) => scratchDir(t, 'dev')
 
 async function header(url: string, name: string): Promise<string | undefined> {
   const res = await request(url)
@@ -143,9 +138,9 @@ t.test('an edit made while the dev host starts is not lost', async (t) => {
 
 t.test('a YAML config is read, watched, and a broken one keeps the last good config', async (t) => {
   const dir = project(t)
-  const entry = path.join(dir, 'filter.ts')
-  fs.writeFileSync(
-    entry,
+  const entry = writeSource(
+    dir,
+    'filter.ts',
     `import { defineFilter } from 'nodevoy'
 import { z } from 'zod'
 export default defineFilter({

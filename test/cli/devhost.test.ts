@@ -1,25 +1,16 @@
 // nodevoy/devhost (startFilter): filters tested through real HTTP in libnodevoy inside the dev host.
 // Configs validated by any Standard Schema library with field paths, the config reaching the filter
 // exactly as given, source-mapped stack traces in the logs, and coded errors for every mistake.
-import fs from 'node:fs'
 import path from 'node:path'
 import t, { type Test } from 'tap'
 import { request } from 'undici'
 import * as devhost from '../../scripts/devhost.js'
 import * as testing from '../../scripts/testing.js'
 import { ConfigError, NodevoyError, startFilter } from '../../scripts/devhost.js'
-import { repoRoot } from '../harness/paths.js'
+import { scratchDir, writeSource } from '../harness/scratch.js'
 
-function project(t: Test): string {
-  const dir = fs.mkdtempSync(path.join(repoRoot, 'test', 'cli', '.tmp-devhost-'))
-  t.teardown(() => fs.rmSync(dir, { recursive: true, force: true }))
-  return dir
-}
-
-function file(dir: string, name: string, source: string): string {
-  fs.writeFileSync(path.join(dir, name), source)
-  return path.join(dir, name)
-}
+const project = (t: Test) => scratchDir(t, 'devhost')
+const file = writeSource
 
 t.test('nodevoy/testing is nodevoy/devhost for now', async (t) => {
   t.equal(testing.startFilter, devhost.startFilter)

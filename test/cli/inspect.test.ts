@@ -2,13 +2,11 @@
 // (NODEVOY_INSPECT in libnodevoy). A debugger client connects over the Chrome DevTools Protocol,
 // evaluates in the embedded runtime, sees the bundle with its source map, and stops a request at a
 // `debugger` statement in a hook, reads its locals, and lets it go on.
-import fs from 'node:fs'
-import path from 'node:path'
 import t from 'tap'
 import { request } from 'undici'
 import WebSocket from 'ws'
 import { dev } from '../../scripts/commands/dev.js'
-import { repoRoot } from '../harness/paths.js'
+import { scratchDir, writeSource } from '../harness/scratch.js'
 
 interface CdpMessage {
   id?: number
@@ -67,11 +65,9 @@ class CdpClient {
 }
 
 t.test('nodevoy dev --inspect: a debugger attaches to the worker environment and stops a request', async (t) => {
-  const dir = fs.mkdtempSync(path.join(repoRoot, 'test', 'cli', '.tmp-inspect-'))
-  t.teardown(() => fs.rmSync(dir, { recursive: true, force: true }))
-  const entry = path.join(dir, 'filter.ts')
-  fs.writeFileSync(
-    entry,
+  const entry = writeSource(
+    scratchDir(t, 'inspect'),
+    'filter.ts',
     `import { defineFilter } from 'nodevoy'
 export default defineFilter({
   name: 'debugged',
