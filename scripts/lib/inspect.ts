@@ -110,7 +110,7 @@ export interface InspectOptions {
   builtins?: BuiltinImport[]
   /** How messages name the options (CLI flags or API options). */
   terms: Terms
-  /** A directory for the inspection's files (default: a temporary one, removed after). */
+  /** Where to put the inspection's files (default: the system's temporary directory); removed after. */
   workDir?: string
 }
 
@@ -129,10 +129,8 @@ export async function runProbe(options: Omit<InspectOptions, 'terms'>): Promise<
   const devHost = devHostPath()
   const module = libnodevoyPath()
   const libnode = libnodeDir()
-  const own = options.workDir === undefined
-  const work = options.workDir ?? fs.mkdtempSync(path.join(os.tmpdir(), 'nodevoy-inspect-'))
+  const probeDir = fs.mkdtempSync(options.workDir ? path.join(options.workDir, 'probe-') : path.join(os.tmpdir(), 'nodevoy-inspect-'))
   try {
-    const probeDir = fs.mkdtempSync(path.join(work, 'probe-'))
     const modules = path.join(probeDir, 'modules')
     fs.mkdirSync(modules)
     fs.symlinkSync(module, path.join(modules, 'libnodevoy.so'))
@@ -182,7 +180,7 @@ export async function runProbe(options: Omit<InspectOptions, 'terms'>): Promise<
     }
     return JSON.parse(fs.readFileSync(report, 'utf8')) as ProbeReport
   } finally {
-    if (own) fs.rmSync(work, { recursive: true, force: true })
+    fs.rmSync(probeDir, { recursive: true, force: true })
   }
 }
 
