@@ -12,6 +12,7 @@ packages=(
   libtclap-dev         # command-line parsing (as Envoy's)
   libgoogle-perftools-dev  # tcmalloc, linked into the dev host like Envoy's allocator
   libcjson-dev         # JSON in the C reference modules
+  libgtest-dev         # C++ unit tests (host/tests)
 )
 
 missing=()

@@ -1,22 +1,21 @@
-/**
- * Error codes nodevoy uses; every error it throws has one in `code`. The SDK's own:
- * `STREAM_GONE`, `WRONG_THREAD`, `ALREADY_REPLIED`, `INVALID_CONFIG`, `INVALID_ARGUMENT`. The tools'
- * (`nodevoy build`/`dev`, `startFilter` of `nodevoy/devhost`):
- * - `NODEVOY_ERR_BUILD_FAILED`: bundling failed (a syntax error, an import that does not resolve).
- * - `NODEVOY_ERR_NO_FILTER`: the entry exports no filter, several without a choice, or not the one named.
- * - `NODEVOY_ERR_LOAD_FAILED`: the bundle's top-level code threw in the embedded runtime.
- * - `NODEVOY_ERR_CREATE_FAILED`: the filter's `create()` threw.
- * - `NODEVOY_ERR_UNSUPPORTED_API`: the filter uses a Node builtin (module or export) the embedded runtime lacks.
- * - `NODEVOY_ERR_NATIVE_UNAVAILABLE`: the native parts (libnodevoy, the dev host, libnode) are missing here.
- * - `NODEVOY_ERR_DEVHOST_FAILED`: the dev host did not start or stopped.
- * `INVALID_CONFIG` errors are {@link ConfigError}s, with every issue and its path.
- */
-export type ErrorCode =
+import type { ERROR_CODES } from './internal/contract.js'
+
+/** Error codes nodevoy uses; every error it throws has one in `code` (see {@link NodevoyError}). */
+export type ErrorCode = RuntimeErrorCode | ToolErrorCode
+
+/** Codes of the errors the SDK and libnodevoy raise inside Envoy (the contract's list). */
+export type RuntimeErrorCode =
   | 'NODEVOY_ERR_STREAM_GONE'
   | 'NODEVOY_ERR_WRONG_THREAD'
   | 'NODEVOY_ERR_ALREADY_REPLIED'
   | 'NODEVOY_ERR_INVALID_CONFIG'
   | 'NODEVOY_ERR_INVALID_ARGUMENT'
+  | 'NODEVOY_ERR_STREAM_COMPLETE'
+  | 'NODEVOY_ERR_NOT_ALLOWED'
+  | 'NODEVOY_ERR_INVALID_STATE'
+
+/** Codes of the errors the tools raise: `nodevoy build`/`dev`/`config`, and startFilter of `nodevoy/devhost`. */
+export type ToolErrorCode =
   | 'NODEVOY_ERR_BUILD_FAILED'
   | 'NODEVOY_ERR_NO_FILTER'
   | 'NODEVOY_ERR_LOAD_FAILED'
@@ -25,11 +24,39 @@ export type ErrorCode =
   | 'NODEVOY_ERR_NATIVE_UNAVAILABLE'
   | 'NODEVOY_ERR_DEVHOST_FAILED'
 
+// The runtime's codes and the contract's list (what native code throws) must be the same set.
+type Same<A, B> = [A] extends [B] ? ([B] extends [A] ? true : never) : never
+const errorCodesMatchContract: Same<RuntimeErrorCode, (typeof ERROR_CODES)[number]> = true
+void errorCodesMatchContract
+
 function hasCode(value: unknown, code: ErrorCode): boolean {
   return typeof value === 'object' && value !== null && (value as { code?: unknown }).code === code
 }
 
-/** Base class of the errors nodevoy throws. */
+/**
+ * Base class of the errors nodevoy throws. Every one has a `code`:
+ * - `NODEVOY_ERR_STREAM_GONE`: the stream has ended ({@link StreamGoneError}).
+ * - `NODEVOY_ERR_WRONG_THREAD`: called off the stream's worker thread ({@link WrongThreadError}).
+ * - `NODEVOY_ERR_ALREADY_REPLIED`: a second local reply on one stream.
+ * - `NODEVOY_ERR_INVALID_CONFIG`: the filter's config does not match its schema ({@link ConfigError}).
+ * - `NODEVOY_ERR_INVALID_ARGUMENT`: a bad argument, e.g. a header name that is not a token.
+ * - `NODEVOY_ERR_STREAM_COMPLETE`: a change after the response completed (inside onStreamComplete).
+ * - `NODEVOY_ERR_NOT_ALLOWED`: a `process` call that would stop or take over the proxy
+ *   (`process.kill` of the proxy, `process.abort`, signal listeners, native addons, ...).
+ * - `NODEVOY_ERR_INVALID_STATE`: a call the stream's current state does not allow.
+ *
+ * The tools' codes (`nodevoy build`/`dev`/`config`, startFilter of `nodevoy/devhost`):
+ * - `NODEVOY_ERR_BUILD_FAILED`: bundling failed (a syntax error, an import that does not resolve).
+ * - `NODEVOY_ERR_NO_FILTER`: the entry exports no filter, several without a choice, or not the one named.
+ * - `NODEVOY_ERR_LOAD_FAILED`: the bundle's top-level code threw in the embedded runtime.
+ * - `NODEVOY_ERR_CREATE_FAILED`: the filter's `create()` threw.
+ * - `NODEVOY_ERR_UNSUPPORTED_API`: the filter uses a Node builtin (module or export) the embedded runtime lacks.
+ * - `NODEVOY_ERR_NATIVE_UNAVAILABLE`: the native parts (libnodevoy, the dev host, libnode) are missing here.
+ * - `NODEVOY_ERR_DEVHOST_FAILED`: the dev host did not start or stopped.
+ *
+ * `instanceof NodevoyError` matches by code, so errors from native code and from another copy of
+ * the SDK match too.
+ */
 export class NodevoyError extends Error {
   /** A stable, machine-readable code. */
   readonly code: ErrorCode
@@ -37,6 +64,12 @@ export class NodevoyError extends Error {
     super(message)
     this.code = code
     this.name = 'NodevoyError'
+  }
+  /** Matches any error with a nodevoy code, wherever it was made. */
+  static override [Symbol.hasInstance](value: unknown): boolean {
+    if (typeof value !== 'object' || value === null) return false
+    const code = (value as { code?: unknown }).code
+    return typeof code === 'string' && code.startsWith('NODEVOY_ERR_')
   }
 }
 

@@ -1,9 +1,13 @@
-import type { Callbacks, LogLevel } from './callbacks.js'
 import { ConfigError, NodevoyError } from './errors.js'
 import type { RequestHeaderMap, ResponseHeaderMap } from './headers.js'
-import { FILTER_BRAND, type FilterBrand, type NativeBinding } from './native.js'
+import type { NativeBinding } from './internal/binding.js'
+import { FILTER_BRAND_SYMBOL, type FilterBrand } from './internal/brand.js'
+import { LogLevelValue } from './internal/contract.js'
+import { describe } from './internal/describe.js'
+import { createDispatcher, hookMask } from './internal/dispatcher.js'
+import { LOG_LEVELS } from './internal/stream-state.js'
 import { isStandardSchema, toConfigIssue, type InferConfig, type StandardSchemaV1 } from './schema.js'
-import { createDispatcher } from './stream.js'
+import type { LogLevel, Stream } from './stream.js'
 
 /**
  * What a hook returns: nothing or `'continue'` to let the stream go on, `'stop'` to hold it until
@@ -12,20 +16,41 @@ import { createDispatcher } from './stream.js'
  */
 export type HookResult = void | 'continue' | 'stop'
 
-/** The hooks a filter implements; each is optional. */
+/**
+ * The hooks a filter implements; each is optional. They are methods of the object `create` returns
+ * (one object shared by every stream of a worker: keep per-request state off it) or of the class it
+ * returns (one instance per stream: per-request state belongs in its fields).
+ */
 export interface FilterHooks {
   /** Request headers arrived. `endOfStream` is true when the request has no body. */
-  onRequestHeaders?(headers: RequestHeaderMap, stream: Callbacks, endOfStream: boolean): HookResult | Promise<HookResult>
+  onRequestHeaders?(headers: RequestHeaderMap, stream: Stream, endOfStream: boolean): HookResult | Promise<HookResult>
   /** Response headers arrived (not called for the filter's own local reply). */
-  onResponseHeaders?(headers: ResponseHeaderMap, stream: Callbacks, endOfStream: boolean): HookResult | Promise<HookResult>
-  /** The stream is done (answered, or reset); last chance to record anything about it. */
-  onStreamComplete?(stream: Callbacks): void
+  onResponseHeaders?(headers: ResponseHeaderMap, stream: Stream, endOfStream: boolean): HookResult | Promise<HookResult>
   /**
-   * The config these hooks were created for is gone (Envoy removed or replaced it, or `nodevoy dev`
-   * swapped in a new build): stop timers and close what `create` opened. Module-level state stays.
+   * The stream is done (answered, or reset); last chance to record anything about it. Headers can be
+   * read; changes, replies and continues throw.
+   */
+  onStreamComplete?(stream: Stream): void | Promise<void>
+  /**
+   * Shared hooks only: the config these hooks were created for is gone (Envoy removed or replaced
+   * it, or `nodevoy dev` swapped in a new build). Same as registering with `context.onDestroy`.
    */
   onDestroy?(): void
 }
+
+/**
+ * A filter with per-stream state: a class whose instances are made once per stream (cheaply: only a
+ * constructor call) and whose methods are the hooks. It receives the stream's handle.
+ *
+ * @example
+ * create: (config) => class {
+ *   start = performance.now()
+ *   onResponseHeaders(headers: ResponseHeaderMap) {
+ *     headers.set('x-latency-ms', (performance.now() - this.start).toFixed(1))
+ *   }
+ * }
+ */
+export type FilterClass = new (stream: Stream) => Omit<FilterHooks, 'onDestroy'>
 
 /** Context given to `create`: where this instance of the filter runs. */
 export interface FilterContext {
@@ -33,10 +58,17 @@ export interface FilterContext {
   workerIndex: number
   /** Logs through Envoy's `dynamic_modules` logger, tagged with the filter name. */
   log(level: LogLevel, message: string): void
+  /**
+   * Registers a callback for when this config is gone (Envoy removed or replaced it, or
+   * `nodevoy dev` swapped in a new build): stop timers and close what `create` opened.
+   * Module-level state stays.
+   */
+  onDestroy(callback: () => void): void
 }
 
 // Every hook name FilterHooks declares (a hook added there must be added here: the Record type
-// says so). create() returning another name (a typo such as `onResponseHeader`) gets a warning.
+// says so). A name create() returns that looks like a hook (on + capital) but is none of these, such
+// as the typo `onResponseHeader`, gets a warning; other names are the filter's own helpers.
 const HOOK_NAMES: Record<keyof FilterHooks, true> = {
   onRequestHeaders: true,
   onResponseHeaders: true,
@@ -55,11 +87,12 @@ export interface FilterDefinition<Schema extends StandardSchemaV1 = StandardSche
    */
   config?: Schema
   /**
-   * Creates the filter for a validated config. Called once per Envoy worker (each has its own Node
-   * environment), before traffic, and once more to validate the config. Put per-config setup here
-   * and per-stream logic in the hooks it returns.
+   * Sets the filter up for a validated config. Called once per Envoy worker (each has its own Node
+   * environment), before traffic, and once more to validate the config: put expensive per-config
+   * setup here (parsed keys, clients). Returns the hooks — an object shared by the worker's streams,
+   * or a class ({@link FilterClass}) instantiated once per stream for per-request state.
    */
-  create(config: InferConfig<Schema>, context: FilterContext): FilterHooks
+  create(config: InferConfig<Schema>, context: FilterContext): FilterHooks | FilterClass
 }
 
 /** A filter made by {@link defineFilter}: export it (default or named) from the bundle's entry. */
@@ -69,10 +102,8 @@ export interface Filter<Schema extends StandardSchemaV1 = StandardSchemaV1<unkno
   /** The definition it was made from (for tools and tests). */
   readonly definition: FilterDefinition<Schema>
   /** @internal */
-  readonly [FILTER_BRAND]: FilterBrand
+  readonly [FILTER_BRAND_SYMBOL]: FilterBrand
 }
-
-const LEVELS: Record<LogLevel, number> = { trace: 0, debug: 1, info: 2, warn: 3, error: 4, critical: 5 }
 
 /**
  * Defines an Envoy HTTP filter written in TypeScript.
@@ -129,21 +160,50 @@ export function defineFilter<Schema extends StandardSchemaV1 = StandardSchemaV1<
         config = result.value
       }
       const workerIndex = binding.workerIndex()
+      const destroyCallbacks: (() => void)[] = []
       const context: FilterContext = {
         workerIndex,
-        log: (level, message) => binding.log(LEVELS[level] ?? 2, `[${name}] ${message}`),
+        log: (level, message) => binding.log(LOG_LEVELS[level] ?? LogLevelValue.Info, `[${name}] ${message}`),
+        onDestroy: (callback) => {
+          if (typeof callback !== 'function') {
+            throw new NodevoyError('NODEVOY_ERR_INVALID_ARGUMENT', 'context.onDestroy: the callback must be a function')
+          }
+          destroyCallbacks.push(callback)
+        },
       }
-      const hooks = definition.create(config as InferConfig<Schema>, context)
-      if (hooks === null || typeof hooks !== 'object') {
-        throw new NodevoyError('NODEVOY_ERR_INVALID_ARGUMENT', `filter "${name}": create() must return an object of hooks`)
+      const created = definition.create(config as InferConfig<Schema>, context) as FilterHooks | FilterClass
+      if (typeof created === 'function') {
+        if (!created.prototype || hookMask(created.prototype) === 0) {
+          throw new NodevoyError(
+            'NODEVOY_ERR_INVALID_ARGUMENT',
+            `filter "${name}": create() returned a function that is not a class with hook methods (onRequestHeaders, ...)`,
+          )
+        }
+      } else if (created === null || typeof created !== 'object') {
+        throw new NodevoyError('NODEVOY_ERR_INVALID_ARGUMENT', `filter "${name}": create() must return an object of hooks or a class`)
+      } else if (typeof created.onDestroy === 'function') {
+        destroyCallbacks.push(() => created.onDestroy!())
       }
-      for (const key of Object.keys(hooks)) {
-        if (!Object.hasOwn(HOOK_NAMES, key)) binding.log(LEVELS.warn, `[${name}] ${unknownHookMessage(key)}`)
+      const names =
+        typeof created === 'function'
+          ? Object.getOwnPropertyNames(created.prototype).filter((key) => key !== 'constructor')
+          : Object.keys(created)
+      for (const key of names) {
+        if (/^on[A-Z]/.test(key) && !Object.hasOwn(HOOK_NAMES, key)) binding.log(LogLevelValue.Warn, `[${name}] ${unknownHookMessage(key)}`)
       }
-      return createDispatcher(binding, binding.liveness, name, hooks)
+      const onDestroy = () => {
+        for (const callback of destroyCallbacks) {
+          try {
+            callback()
+          } catch (error) {
+            binding.log(LogLevelValue.Error, `nodevoy: filter '${name}' onDestroy threw: ${describe(error)}`)
+          }
+        }
+      }
+      return createDispatcher(binding, name, created, onDestroy)
     },
   }
-  return Object.freeze({ name, definition, [FILTER_BRAND]: brand })
+  return Object.freeze({ name, definition, [FILTER_BRAND_SYMBOL]: brand })
 }
 
 /** The warning for a name create() returned that is not a hook, with the closest hook name. */

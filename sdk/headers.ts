@@ -1,10 +1,21 @@
-import { NodevoyError } from './errors.js'
-import { HeaderMapType, type NativeBinding } from './native.js'
-import type { StreamLink } from './stream.js'
+import type { NativeBinding } from './internal/binding.js'
+import type { HeaderMapType } from './internal/contract.js'
+import type { StreamLink } from './internal/link.js'
 
 /**
  * An HTTP header map of one stream. Names are case-insensitive (Envoy stores them lower-cased);
- * pseudo-headers such as `:path` are ordinary names. Values are byte strings (latin1).
+ * pseudo-headers such as `:path` are ordinary names.
+ *
+ * Names and values are byte strings, with the Fetch standard's rules: a name is an RFC 9110 token
+ * (letters, digits and ``!#$%&'*+-.^_`|~``), a value has no NUL, CR or LF, and every character is a
+ * byte (U+0000–U+00FF). A write that breaks a rule throws a `NodevoyError` with code
+ * `NODEVOY_ERR_INVALID_ARGUMENT` naming the header; nothing is ever converted silently. Reads give
+ * each byte as one character (latin1), so a UTF-8 value reads as `Buffer.from(v, 'latin1').toString('utf8')`
+ * and is written as `Buffer.from(text, 'utf8').toString('latin1')`. Pseudo-headers exist only where
+ * Envoy has them (`:method`, `:path`, `:authority`, `:scheme`, `:protocol` in request headers,
+ * `:status` in response headers), can be changed with `set` but not added or removed, and their values
+ * must fit their syntax (`:status` three digits 100–999, `:method` a token, `:path` visible ASCII
+ * starting with `/`). Envoy cannot store an empty value through its module ABI: use `remove`.
  *
  * The first read copies every header of the map from Envoy in one crossing and caches them; later
  * reads use the cache. Writes reach Envoy at once and keep the cache true. Every call throws
@@ -17,9 +28,9 @@ export interface HeaderMap extends Iterable<[name: string, value: string]> {
   getAll(name: string): string[]
   /** Whether `name` has at least one value. */
   has(name: string): boolean
-  /** Replaces every value of `name` with `value`. */
+  /** Replaces every value of `name` with `value`. Throws on a name or value the rules above refuse. */
   set(name: string, value: string): void
-  /** Appends a value to `name`. */
+  /** Appends a value to `name`. Throws on a name or value the rules above refuse. */
   add(name: string, value: string): void
   /** Removes every value of `name`. */
   remove(name: string): void
@@ -47,23 +58,9 @@ export interface ResponseHeaderMap extends HeaderMap {
   readonly status: number | undefined
 }
 
-const INVALID = /[\0\r\n]/
-
-function checkName(name: string): string {
-  if (typeof name !== 'string' || name.length === 0 || INVALID.test(name)) {
-    throw new NodevoyError('NODEVOY_ERR_INVALID_ARGUMENT', `invalid header name ${JSON.stringify(name)}`)
-  }
-  return name.toLowerCase()
-}
-
-function checkValue(name: string, value: string): string {
-  if (typeof value !== 'string' || INVALID.test(value)) {
-    throw new NodevoyError(
-      'NODEVOY_ERR_INVALID_ARGUMENT',
-      `invalid value for header ${JSON.stringify(name)}: must be a string without NUL, CR or LF`,
-    )
-  }
-  return value
+/** ASCII lower-casing: header names are ASCII tokens; `toLowerCase()` would map e.g. U+212A to `k`. */
+export function lowerAscii(name: string): string {
+  return /[A-Z]/.test(name) ? name.replace(/[A-Z]+/g, (upper) => upper.toLowerCase()) : name
 }
 
 export class HeaderMapImpl implements HeaderMap {
@@ -89,14 +86,14 @@ export class HeaderMapImpl implements HeaderMap {
   }
 
   get(name: string): string | undefined {
-    const key = String(name).toLowerCase()  // reads need no validation: an invalid name matches nothing
+    const key = lowerAscii(String(name))  // reads need no validation: an invalid name matches nothing
     const parts = this.#load()
     for (let i = 0; i < parts.length; i += 2) if (parts[i] === key) return parts[i + 1]
     return undefined
   }
 
   getAll(name: string): string[] {
-    const key = String(name).toLowerCase()
+    const key = lowerAscii(String(name))
     const parts = this.#load()
     const out: string[] = []
     for (let i = 0; i < parts.length; i += 2) if (parts[i] === key) out.push(parts[i + 1]!)
@@ -107,30 +104,29 @@ export class HeaderMapImpl implements HeaderMap {
     return this.get(name) !== undefined
   }
 
+  // Writes: libnodevoy checks the name and value where it makes their bytes (a token name, a value
+  // without NUL/CR/LF, no code unit above U+00FF) and throws NODEVOY_ERR_INVALID_ARGUMENT; the cache
+  // changes only after Envoy took the write.
   set(name: string, value: string): void {
-    const key = checkName(name)
-    checkValue(key, value)
     this.#link.check()
-    this.#binding.setHeader(this.#link.token, this.#type, key, value)
+    this.#binding.setHeader(this.#link.token, this.#type, name, value)
     if (this.#parts !== undefined) {
+      const key = lowerAscii(name)
       this.#drop(key)
       this.#parts.push(key, value)
     }
   }
 
   add(name: string, value: string): void {
-    const key = checkName(name)
-    checkValue(key, value)
     this.#link.check()
-    this.#binding.addHeader(this.#link.token, this.#type, key, value)
-    this.#parts?.push(key, value)
+    this.#binding.addHeader(this.#link.token, this.#type, name, value)
+    this.#parts?.push(lowerAscii(name), value)
   }
 
   remove(name: string): void {
-    const key = checkName(name)
     this.#link.check()
-    this.#binding.setHeader(this.#link.token, this.#type, key, null)
-    if (this.#parts !== undefined) this.#drop(key)
+    this.#binding.setHeader(this.#link.token, this.#type, name, null)
+    if (this.#parts !== undefined) this.#drop(lowerAscii(name))
   }
 
   #drop(key: string): void {

@@ -4,11 +4,11 @@
  * @packageDocumentation
  */
 export { defineFilter } from './filter.js'
-export type { Filter, FilterContext, FilterDefinition, FilterHooks, HookResult } from './filter.js'
+export type { Filter, FilterClass, FilterContext, FilterDefinition, FilterHooks, HookResult } from './filter.js'
 export type { HeaderMap, RequestHeaderMap, ResponseHeaderMap } from './headers.js'
-export type { Callbacks, DataPathStats, LogLevel, ReplyHeaders } from './callbacks.js'
+export type { Callbacks, DataPathStats, LogLevel, ReplyHeaders, Stream } from './stream.js'
 export { ConfigError, NodevoyError, StreamGoneError, WrongThreadError } from './errors.js'
-export type { ConfigIssue, ErrorCode } from './errors.js'
+export type { ConfigIssue, ErrorCode, RuntimeErrorCode, ToolErrorCode } from './errors.js'
 export type {
   InferConfig,
   StandardSchemaFailure,

@@ -39,6 +39,7 @@ bool resolveEnvoyApi(std::string* missing) {
   NV_REQUIRED(get_concurrency)
   NV_REQUIRED(http_filter_reset_stream)
   NV_OPTIONAL(log_v2)
+  NV_OPTIONAL(http_filter_config_increment_counter)
 #undef NV_REQUIRED
 #undef NV_OPTIONAL
   return ok;

@@ -34,6 +34,7 @@ struct EnvoyApi {
   NV_CALLBACK(http_filter_reset_stream)
   // Newer (optional): null when the running Envoy lacks them.
   NV_CALLBACK(log_v2)  // v1.40
+  NV_CALLBACK(http_filter_config_increment_counter)  // v1.39
 #undef NV_CALLBACK
 };
 

@@ -1,56 +1,75 @@
 // A nodevoy filter config (the ABI's config_module_ptr): which bundle, which filter in it, that
 // filter's own config, and the filter instantiated in every Node environment.
+//
+// Threads (legend in worker_env.h): created on M (config_new); destroyed — unload() then the last
+// shared_ptr — on any thread (A): Envoy runs config_destroy wherever the last reference drops, a
+// worker included, and streams in flight keep the object alive until they end.
 #pragma once
 
+#include <atomic>
 #include <memory>
 #include <mutex>
 #include <string>
 #include <vector>
 
-#include "runtime.h"
+#include <v8.h>
+
+#include "nodevoy_envoy_abi.h"
 
 namespace nodevoy {
 
+class WorkerEnv;
+
+// One filter config's instance inside one environment: the SDK's per-config dispatcher.
+struct FilterInstance {
+  v8::Global<v8::Function> dispatch;  // (kind, token, endOfStream) => action
+  v8::Global<v8::Function> dispose;   // () => void, when the config goes away; may be empty
+  uint32_t hooks = 0;                  // bit (1 << kind) set when the filter implements that hook
+};
+
 class FilterConfig : public std::enable_shared_from_this<FilterConfig> {
  public:
-  // Main thread: parses filter_config JSON ({"bundle", "filter", "config", "failOpen"}), validates it by
-  // instantiating the filter in the config environment, then in every worker environment.
+  // M: parses filter_config JSON ({"bundle", "filter", "config", "failOpen"}), validates it by
+  // instantiating the filter in the validation environment, then loads it into every worker
+  // environment (now when the environment is free, else by its worker at its next hook).
   static std::shared_ptr<FilterConfig> create(nv_config_envoy_ptr config_envoy, const std::string& name,
                                               const std::string& json, std::string* error);
   ~FilterConfig();
 
-  // Worker thread, no isolate needed: the instance loaded in the worker's environment, or null.
+  // W, no isolate needed: the instance loaded in the worker's environment, or null.
   FilterInstance* cachedInstance(uint32_t env_index) const {
     return env_index < slots_ ? fast_[env_index].load(std::memory_order_acquire) : nullptr;
   }
-  // Worker thread inside enterFromWorker: loads the instance now (the environment missed the load at
-  // config time); null when loading failed (logged once; later streams fail fast).
+  // W inside enterFromWorker: loads the instance now (the environment missed the load at config
+  // time); null when loading failed (logged once; later streams fail fast).
   FilterInstance* loadInstance(WorkerEnv& env);
-  // Main thread: drops the JS instances (config destroy).
+  // A: Envoy destroyed the config. Each environment's instance is released (its onDestroy run) by
+  // that environment's lock holder; the Envoy config pointer is not used after this returns.
   void unload();
 
   const std::string& name() const { return name_; }
-  const std::string& filterName() const { return filter_name_; }
   bool failOpen() const { return fail_open_; }
   uint32_t id() const { return id_; }
-  size_t errors_counter = 0;  // metric id (1-based) for hook failures, 0 when not defined
+  nv_config_envoy_ptr configEnvoy() const { return config_envoy_; }
+  size_t errors_counter = 0;    // metric id (1-based) for hook failures, 0 when not defined
+  size_t uncaught_counter = 0;  // metric id of nodevoy_uncaught_errors, 0 when not defined
 
  private:
   FilterConfig() = default;
-  // Lock holder of env: loads the bundle and instantiates the filter; empty string on success.
+  // L of env: loads the bundle and instantiates the filter; "" on success.
   std::string loadInto(WorkerEnv& env, std::unique_ptr<FilterInstance>* out);
-
-  std::string name_;         // Envoy's filter_name
-  std::string bundle_path_;
-  std::string filter_name_;  // the filter in the bundle ("" = the only one)
-  std::string config_json_;  // the filter's own config, as JSON
-  bool fail_open_ = false;
-  uint32_t id_ = 0;
-  // Keeps instance (loaded in env) unless the config is unloaded or it already has one; returns the
-  // kept instance. Lock holder of env.
+  // L of env: keeps instance unless the config is unloaded or has one already; returns the kept one.
   FilterInstance* keep(uint32_t env_index, std::unique_ptr<FilterInstance> instance);
 
-  mutable std::mutex mutex_;  // guards owned_, failed_, unloaded_ (main thread, workers, poller)
+  nv_config_envoy_ptr config_envoy_ = nullptr;  // valid until unload() (config destroy)
+  std::string name_;          // Envoy's filter_name
+  std::string bundle_path_;
+  std::string filter_name_;   // the filter in the bundle ("" = the only one)
+  std::string config_json_;   // the filter's own config, as JSON
+  bool fail_open_ = false;
+  uint32_t id_ = 0;
+
+  mutable std::mutex mutex_;  // guards owned_, failed_, unloaded_ (M, workers, pollers)
   std::vector<std::unique_ptr<FilterInstance>> owned_;  // by worker env index
   std::vector<bool> failed_;
   bool unloaded_ = false;
@@ -58,7 +77,13 @@ class FilterConfig : public std::enable_shared_from_this<FilterConfig> {
   std::unique_ptr<std::atomic<FilterInstance*>[]> fast_;  // lock-free reads on the stream path
 };
 
-// The environment used on the main thread to validate configs before workers see them.
-WorkerEnv* configEnv(std::string* error);
+// L of env: releases an instance (runs the filter's onDestroy, drops its handles) and frees it.
+void releaseInstance(WorkerEnv& env, std::unique_ptr<FilterInstance> instance);
+
+// A (the isolate lock holder): counts one error outside every hook (an uncaught exception or
+// unhandled rejection) in the process-wide stat nodevoy_uncaught_errors. Every config defines that
+// counter under the same name, which Envoy resolves to one stat; it is updated through any live
+// config (a config-level update, Envoy >= 1.39; older Envoys only get the log line).
+void countUncaughtError();
 
 }  // namespace nodevoy

@@ -1,201 +1,79 @@
-// The Envoy dynamic-module hooks libnodevoy exports. Every entry is noexcept and catches
-// everything: no exception crosses extern "C", and a failure fails the request closed (or open, if
-// configured), never the proxy.
-#include <cinttypes>
+// The Envoy dynamic-module hooks libnodevoy exports: trampolines only — each finds its Stream (or
+// config) and calls one method. Every entry is noexcept and catches everything: no exception crosses
+// extern "C", and an unexpected failure fails the request closed (or open, if configured), never the
+// proxy.
+#include <dlfcn.h>
+
 #include <cstdio>
 
+#include "contract.gen.h"
 #include "envoy_api.h"
 #include "filter_config.h"
 #include "isolation.h"
 #include "log.h"
-#include "runtime.h"
+#include "node_runtime.h"
+#include "stream.h"
+#include "worker_env.h"
 
 #define NV_EXPORT extern "C" __attribute__((visibility("default")))
 
 using namespace nodevoy;
-
-namespace nodevoy {
-void destroyConfigEnv();
-}
+using contract::HookKind;
 
 namespace {
 
-const char* hookName(int kind) {
-  switch (kind) {
-    case kRequestHeaders: return "onRequestHeaders";
-    case kRequestBody: return "onRequestBody";
-    case kRequestTrailers: return "onRequestTrailers";
-    case kResponseHeaders: return "onResponseHeaders";
-    case kResponseBody: return "onResponseBody";
-    case kResponseTrailers: return "onResponseTrailers";
-    case kStreamComplete: return "onStreamComplete";
-  }
-  return "hook";
-}
+Stream* streamOf(nv_filter_module_ptr fm) { return static_cast<Stream*>(const_cast<void*>(fm)); }
 
-bool isRequestKind(int kind) { return kind == kRequestHeaders || kind == kRequestBody || kind == kRequestTrailers; }
-
-bool implements(const StreamRecord* record, int kind) {
-  return record->instance != nullptr && (record->instance->hooks & (1u << kind)) != 0;
-}
-
-// Worker thread, between env.enterFromWorker() and env.leaveFromWorker(). Calls the SDK's dispatch
-// for one hook; returns its result (status, or kResult*).
-int runHook(StreamRecord* record, int kind, bool end_of_stream) {
-  WorkerEnv& env = *record->env;
-  // A hook can run inside another hook of the same stream (Envoy runs stream_complete inline from
-  // send_response): keep the outer hook's state.
-  const int outer_kind = record->running_kind;
-  const bool outer_ready = record->result_ready;
-  const int outer_result = record->result;
-  int result = kResultError;
-  record->running_kind = kind;
-  record->result_ready = false;
-  {
-    v8::Isolate* isolate = env.isolate();
-    v8::HandleScope handle_scope(isolate);
-    v8::Local<v8::Context> context = env.context();
-    v8::Local<v8::Value> args[] = {v8::Integer::New(isolate, kind), v8::Number::New(isolate, record->token()),
-                                   v8::Boolean::New(isolate, end_of_stream)};
-    v8::TryCatch try_catch(isolate);
-    v8::Local<v8::Value> value;
-    if (record->instance->dispatch.Get(isolate)->Call(context, v8::Undefined(isolate), 3, args).ToLocal(&value)) {
-      result = value->Int32Value(context).FromMaybe(kResultError);
-    } else {
-      v8::String::Utf8Value message(isolate, try_catch.Exception());
-      NV_ERROR("nodevoy: filter '%s' %s failed on stream %" PRIu64 ": %s", record->config->name().c_str(),
-               hookName(kind), record->stream_id, *message ? *message : "(no message)");
-      if (isolate->IsExecutionTerminating()) isolate->CancelTerminateExecution();
-    }
-  }
-  // A stream about to wait (async hook, or 'stop') must be registered as waiting before the isolate
-  // can be let go: from then on its continuations may only run on this worker, so the poller must
-  // wake the worker rather than run the event loop itself. stream_complete never waits.
-  const bool may_wait = kind != kStreamComplete &&
-                        (result == kResultPending ||
-                         (result == NV_HEADERS_STOP_ITERATION && (kind == kRequestHeaders || kind == kResponseHeaders)));
-  if (may_wait && record->alive) {
-    if (record->scheduler == nullptr) record->scheduler = envoy.http_filter_scheduler_new(record->filter_envoy);
-    env.addWaiting(record);
-  }
-  env.drainIfOutermost();  // nextTicks and microtasks: an async hook (or a continue after 'stop') may settle now
-  if (may_wait && record->result_ready) {
-    result = record->result;
-    record->result_ready = false;
-    env.removeWaiting(record);
-  }
-  record->running_kind = outer_kind;
-  record->result_ready = outer_ready;
-  record->result = outer_result;
-  return result;
-}
-
-// The filter failed: 500 (fail closed) or carry on (fail open). Returns true when it answered.
-bool failStream(StreamRecord* record) {
-  if (!record->alive) return true;  // destroyed meanwhile: Envoy's pointers are no longer ours to use
-  if (record->config->errors_counter != 0) {
-    envoy.http_filter_increment_counter(record->filter_envoy, record->config->errors_counter, nullptr, 0, 1);
-  }
-  if (record->config->failOpen() || record->replied) return record->replied;
-  record->replied = true;
-  static const char kDetails[] = "nodevoy_filter_error";
-  envoy.http_send_response(record->filter_envoy, 500, nullptr, 0, nv_module_buffer{nullptr, 0},
-                           nv_module_buffer{kDetails, sizeof(kDetails) - 1});
-  return true;
-}
-
-// The hook is waiting on a promise: remember it and make sure we can be woken.
-void goPending(StreamRecord* record, int kind) {
-  if (!record->alive) return;
-  record->pending_kind = kind;
-  if (record->scheduler == nullptr) record->scheduler = envoy.http_filter_scheduler_new(record->filter_envoy);
-  record->env->addWaiting(record);
-}
-
-nv_headers_status headersStatus(StreamRecord* record, int kind, int result) {
-  if (result >= 0) {
-    if (result == NV_HEADERS_STOP_ITERATION) goPending(record, kind);  // the filter continues later
-    return static_cast<nv_headers_status>(result);
-  }
-  if (result == kResultPending) {
-    goPending(record, kind);
-    // Hold body and trailers too, with flow control, until the hook settles.
-    return NV_HEADERS_STOP_ALL_ITERATION_AND_WATERMARK;
-  }
-  if (result == kResultReplied) return NV_HEADERS_STOP_ITERATION;
-  return failStream(record) ? NV_HEADERS_STOP_ITERATION : NV_HEADERS_CONTINUE;
-}
-
-nv_body_status bodyStatus(StreamRecord* record, int kind, int result) {
-  if (result >= 0) return static_cast<nv_body_status>(result);
-  if (result == kResultPending) {
-    goPending(record, kind);
-    return NV_BODY_STOP_ITERATION_AND_WATERMARK;
-  }
-  if (result == kResultReplied) return NV_BODY_STOP_ITERATION_NO_BUFFER;
-  return failStream(record) ? NV_BODY_STOP_ITERATION_NO_BUFFER : NV_BODY_CONTINUE;
-}
-
-nv_trailers_status trailersStatus(StreamRecord* record, int kind, int result) {
-  if (result >= 0) return static_cast<nv_trailers_status>(result);
-  if (result == kResultPending) {
-    goPending(record, kind);
-    return NV_TRAILERS_STOP_ITERATION;
-  }
-  if (result == kResultReplied) return NV_TRAILERS_STOP_ITERATION;
-  return failStream(record) ? NV_TRAILERS_STOP_ITERATION : NV_TRAILERS_CONTINUE;
-}
-
-// Stands for a stream whose filter could not be created (no environment, bundle failed to load):
-// its request gets a 500 instead of Envoy ≤1.39 crashing on a null filter.
-StreamRecord g_failed_stream;
-
-// Worker thread. One stream hook: straight through when the filter does not implement it (no
-// crossing), else the SDK's dispatch; an unexpected C++ failure fails the stream (closed or open).
+// The stream whose filter could not be created answers 500 on its first hook.
 template <class Status>
-Status streamHook(nv_filter_envoy_ptr fe, nv_filter_module_ptr fm, int kind, bool end_of_stream,
-                  Status (*status)(StreamRecord*, int, int), Status go_on, Status stop) {
-  auto* record = static_cast<StreamRecord*>(const_cast<void*>(fm));
-  if (record == &g_failed_stream) {
-    if (kind != kRequestHeaders) return go_on;
-    static const char kDetails[] = "nodevoy_filter_init_failed";
-    envoy.http_send_response(fe, 500, nullptr, 0, nv_module_buffer{nullptr, 0},
-                             nv_module_buffer{kDetails, sizeof(kDetails) - 1});
-    return stop;
+Status answerFailed(nv_filter_envoy_ptr fe, HookKind kind, Status go_on, Status stop) {
+  if (kind != contract::kRequestHeaders) return go_on;
+  static const char kDetails[] = "nodevoy_filter_init_failed";
+  envoy.http_send_response(fe, 500, nullptr, 0, nv_module_buffer{nullptr, 0},
+                           nv_module_buffer{kDetails, sizeof(kDetails) - 1});
+  return stop;
+}
+
+// W. One stream hook: straight to the Stream when no JS can run (no crossing, no isolate), else with
+// the environment entered.
+template <class Status, class Call>
+Status streamHook(nv_filter_envoy_ptr fe, nv_filter_module_ptr fm, HookKind kind, Status go_on, Status stop, Call call) {
+  Stream* stream = streamOf(fm);
+  if (stream->isFailedSentinel()) return answerFailed(fe, kind, go_on, stop);
+  try {
+    if (!stream->needsJs(kind)) return call(*stream);
+  } catch (...) {
+    return stream->failUnexpectedly(contract::hook(kind).direction) ? stop : go_on;
   }
-  if (!implements(record, kind)) return go_on;
-  WorkerEnv& env = *record->env;
+  WorkerEnv& env = stream->env();
   env.enterFromWorker();
   Status result;
   try {
-    result = status(record, kind, runHook(record, kind, end_of_stream));
+    result = call(*stream);
   } catch (...) {
-    result = failStream(record) ? stop : go_on;
+    result = stream->failUnexpectedly(contract::hook(kind).direction) ? stop : go_on;
   }
   env.leaveFromWorker();
   return result;
 }
 
-// Worker thread, from on_http_filter_scheduled: an async hook settled; carry on accordingly.
-void applySettled(StreamRecord* record) {
-  int kind = record->pending_kind;
-  int result = record->result;
-  record->pending_kind = 0;
-  record->result_ready = false;
-  record->env->removeWaiting(record);
-  if (result == kResultError) {
-    if (failStream(record)) return;
-  } else if (result == kResultReplied || record->replied) {
-    return;
-  } else if (result == NV_HEADERS_STOP_ITERATION && (kind == kRequestHeaders || kind == kResponseHeaders)) {
-    goPending(record, kind);  // still stopped: the filter will continue itself
-    return;
+// The ABI version string the running Envoy expects (so it does not warn "deprecated, recompile" on
+// every load): v1.40 introduced log_v2 together with "v0.2.0"; v1.38 and v1.39 expect "v0.1.0".
+const char* abiVersionForRunningEnvoy() { return envoy.log_v2 != nullptr ? NV_ABI_VERSION_V1_40 : NV_ABI_VERSION_V1_38; }
+
+// Keeps libnodevoy mapped for the life of the process, whatever the config says about do_not_close:
+// V8's platform threads and the environments' pollers run our code until exit.
+bool pinSelf(std::string* problem) {
+  Dl_info info{};
+  if (dladdr(reinterpret_cast<void*>(&abiVersionForRunningEnvoy), &info) == 0 || info.dli_fname == nullptr) {
+    *problem = "cannot find libnodevoy's own file (dladdr)";
+    return false;
   }
-  if (isRequestKind(kind)) {
-    envoy.http_filter_continue_decoding(record->filter_envoy);
-  } else {
-    envoy.http_filter_continue_encoding(record->filter_envoy);
+  if (dlopen(info.dli_fname, RTLD_NOW | RTLD_NOLOAD | RTLD_NODELETE) == nullptr) {
+    *problem = std::string("cannot pin ") + info.dli_fname + ": " + dlerror();
+    return false;
   }
+  return true;
 }
 
 }  // namespace
@@ -215,12 +93,16 @@ NV_EXPORT const char* envoy_dynamic_module_on_program_init() noexcept {
       NV_ERROR("nodevoy: refusing to load: %s", problem.c_str());
       return nullptr;
     }
+    if (!pinSelf(&problem)) {
+      NV_ERROR("nodevoy: refusing to load: %s", problem.c_str());
+      return nullptr;
+    }
     std::string error;
     if (!NodeRuntime::instance().initialize(&error)) {
       NV_ERROR("nodevoy: %s", error.c_str());
       return nullptr;
     }
-    return NV_ABI_VERSION_V1_40;
+    return abiVersionForRunningEnvoy();
   } catch (const std::exception& e) {
     fprintf(stderr, "nodevoy: program init failed: %s\n", e.what());
     return nullptr;
@@ -247,7 +129,6 @@ NV_EXPORT nv_config_module_ptr envoy_dynamic_module_on_http_filter_config_new(nv
       NV_ERROR("nodevoy: filter config '%s' refused: %s", filter_name.c_str(), error.c_str());
       return nullptr;
     }
-    runtime.live_configs++;
     NV_INFO("nodevoy: filter config '%s' ready on %u workers", filter_name.c_str(), runtime.envCount());
     return new std::shared_ptr<FilterConfig>(std::move(created));
   } catch (const std::exception& e) {
@@ -259,17 +140,14 @@ NV_EXPORT nv_config_module_ptr envoy_dynamic_module_on_http_filter_config_new(nv
   }
 }
 
+// Any thread: Envoy runs this wherever the last reference to the config drops (a worker, after an
+// LDS/ECDS update with streams in flight). It only unloads the config's instances; environments
+// live on (node_runtime.h).
 NV_EXPORT void envoy_dynamic_module_on_http_filter_config_destroy(nv_config_module_ptr config_module) noexcept {
   try {
     auto* holder = static_cast<std::shared_ptr<FilterConfig>*>(const_cast<void*>(config_module));
     (*holder)->unload();
     delete holder;
-    NodeRuntime& runtime = NodeRuntime::instance();
-    if (--runtime.live_configs == 0) {
-      // No config left: free the environments (V8 itself stays initialised for the process).
-      runtime.destroyEnvs();
-      destroyConfigEnv();
-    }
   } catch (...) {
     NV_ERROR("nodevoy: config destroy failed");
   }
@@ -293,97 +171,92 @@ NV_EXPORT nv_filter_module_ptr envoy_dynamic_module_on_http_filter_new(nv_config
     WorkerEnv* env = NodeRuntime::instance().env(index);
     if (env == nullptr) {
       NV_ERROR("nodevoy: no Node environment for worker %u (concurrency changed?); answering 500", index);
-      return &g_failed_stream;
+      return Stream::failedSentinel();
     }
-    if (!env->adopt()) return &g_failed_stream;
+    if (!env->adopt()) return Stream::failedSentinel();
     // The common case needs no isolate: the instance was loaded at config time.
     FilterInstance* instance = config->cachedInstance(index);
     if (instance == nullptr) {
       env->enterFromWorker();
       instance = config->loadInstance(*env);
-      StreamRecord* record = instance ? env->newStream(config, instance, filter_envoy) : nullptr;
+      Stream* stream = instance ? env->newStream(config, instance, filter_envoy) : nullptr;
       env->leaveFromWorker();
-      return record ? record : &g_failed_stream;
+      return stream ? stream : Stream::failedSentinel();
     }
-    StreamRecord* record = env->newStream(config, instance, filter_envoy);
-    return record ? record : &g_failed_stream;
+    Stream* stream = env->newStream(config, instance, filter_envoy);
+    return stream ? stream : Stream::failedSentinel();
   } catch (...) {
     NV_ERROR("nodevoy: creating the stream failed; answering 500");
-    return &g_failed_stream;
+    return Stream::failedSentinel();
   }
 }
 
 NV_EXPORT nv_headers_status envoy_dynamic_module_on_http_filter_request_headers(nv_filter_envoy_ptr fe,
                                                                                 nv_filter_module_ptr fm,
                                                                                 bool end_of_stream) noexcept {
-  return streamHook(fe, fm, kRequestHeaders, end_of_stream, headersStatus, NV_HEADERS_CONTINUE, NV_HEADERS_STOP_ITERATION);
+  return streamHook(fe, fm, contract::kRequestHeaders, NV_HEADERS_CONTINUE, NV_HEADERS_STOP_ITERATION,
+                    [&](Stream& s) { return s.onHeaders(contract::kRequestHeaders, end_of_stream); });
 }
 
 NV_EXPORT nv_body_status envoy_dynamic_module_on_http_filter_request_body(nv_filter_envoy_ptr fe, nv_filter_module_ptr fm,
                                                                           bool end_of_stream) noexcept {
-  return streamHook(fe, fm, kRequestBody, end_of_stream, bodyStatus, NV_BODY_CONTINUE, NV_BODY_STOP_ITERATION_NO_BUFFER);
+  return streamHook(fe, fm, contract::kRequestBody, NV_BODY_CONTINUE, NV_BODY_STOP_ITERATION_NO_BUFFER,
+                    [&](Stream& s) { return s.onBody(contract::kRequestBody, end_of_stream); });
 }
 
 NV_EXPORT nv_trailers_status envoy_dynamic_module_on_http_filter_request_trailers(nv_filter_envoy_ptr fe,
                                                                                   nv_filter_module_ptr fm) noexcept {
-  return streamHook(fe, fm, kRequestTrailers, true, trailersStatus, NV_TRAILERS_CONTINUE, NV_TRAILERS_STOP_ITERATION);
+  return streamHook(fe, fm, contract::kRequestTrailers, NV_TRAILERS_CONTINUE, NV_TRAILERS_STOP_ITERATION,
+                    [&](Stream& s) { return s.onTrailers(contract::kRequestTrailers); });
 }
 
 NV_EXPORT nv_headers_status envoy_dynamic_module_on_http_filter_response_headers(nv_filter_envoy_ptr fe,
                                                                                  nv_filter_module_ptr fm,
                                                                                  bool end_of_stream) noexcept {
-  return streamHook(fe, fm, kResponseHeaders, end_of_stream, headersStatus, NV_HEADERS_CONTINUE, NV_HEADERS_STOP_ITERATION);
+  return streamHook(fe, fm, contract::kResponseHeaders, NV_HEADERS_CONTINUE, NV_HEADERS_STOP_ITERATION,
+                    [&](Stream& s) { return s.onHeaders(contract::kResponseHeaders, end_of_stream); });
 }
 
 NV_EXPORT nv_body_status envoy_dynamic_module_on_http_filter_response_body(nv_filter_envoy_ptr fe, nv_filter_module_ptr fm,
                                                                            bool end_of_stream) noexcept {
-  return streamHook(fe, fm, kResponseBody, end_of_stream, bodyStatus, NV_BODY_CONTINUE, NV_BODY_STOP_ITERATION_NO_BUFFER);
+  return streamHook(fe, fm, contract::kResponseBody, NV_BODY_CONTINUE, NV_BODY_STOP_ITERATION_NO_BUFFER,
+                    [&](Stream& s) { return s.onBody(contract::kResponseBody, end_of_stream); });
 }
 
 NV_EXPORT nv_trailers_status envoy_dynamic_module_on_http_filter_response_trailers(nv_filter_envoy_ptr fe,
                                                                                    nv_filter_module_ptr fm) noexcept {
-  return streamHook(fe, fm, kResponseTrailers, true, trailersStatus, NV_TRAILERS_CONTINUE, NV_TRAILERS_STOP_ITERATION);
+  return streamHook(fe, fm, contract::kResponseTrailers, NV_TRAILERS_CONTINUE, NV_TRAILERS_STOP_ITERATION,
+                    [&](Stream& s) { return s.onTrailers(contract::kResponseTrailers); });
 }
 
-NV_EXPORT void envoy_dynamic_module_on_http_filter_stream_complete(nv_filter_envoy_ptr, nv_filter_module_ptr fm) noexcept {
-  auto* record = static_cast<StreamRecord*>(const_cast<void*>(fm));
-  if (record == &g_failed_stream || !implements(record, kStreamComplete)) return;
-  WorkerEnv& env = *record->env;
-  env.enterFromWorker();
-  try {
-    runHook(record, kStreamComplete, true);
-  } catch (...) {
-  }
-  env.leaveFromWorker();
+NV_EXPORT void envoy_dynamic_module_on_http_filter_stream_complete(nv_filter_envoy_ptr fe, nv_filter_module_ptr fm) noexcept {
+  streamHook(fe, fm, contract::kStreamComplete, 0, 0, [](Stream& s) {
+    s.onComplete();
+    return 0;
+  });
 }
 
 NV_EXPORT void envoy_dynamic_module_on_http_filter_destroy(nv_filter_module_ptr fm) noexcept {
-  auto* record = static_cast<StreamRecord*>(const_cast<void*>(fm));
-  if (record == &g_failed_stream) return;
+  Stream* stream = streamOf(fm);
+  if (stream->isFailedSentinel()) return;
   try {
-    record->env->destroyStream(record);
+    stream->env().destroyStream(stream);
   } catch (...) {
   }
 }
 
 NV_EXPORT void envoy_dynamic_module_on_http_filter_scheduled(nv_filter_envoy_ptr, nv_filter_module_ptr fm,
                                                              uint64_t event_id) noexcept {
-  auto* record = static_cast<StreamRecord*>(const_cast<void*>(fm));
+  Stream* stream = streamOf(fm);
+  if (stream->isFailedSentinel() || !stream->alive()) return;
+  WorkerEnv& env = stream->env();
+  env.enterFromWorker();  // continuing may run our hooks again, nested
   try {
-    WorkerEnv& env = *record->env;
-    env.enterFromWorker();  // continuing may run our hooks again, nested
-    if (event_id == kEventPump) {
-      v8::HandleScope handle_scope(env.isolate());
-      env.pumpFromWorker();
-    } else if (event_id == kEventResume) {
-      record->resume_posted = false;
-    }
-    env.drainIfOutermost();
-    if (record->alive && record->pending_kind != 0 && record->result_ready) applySettled(record);
-    env.leaveFromWorker();
+    stream->onScheduled(event_id);
   } catch (...) {
     NV_ERROR("nodevoy: scheduled event failed");
   }
+  env.leaveFromWorker();
 }
 
 // Callouts are not started by libnodevoy yet; their hooks are required exports.

@@ -9,6 +9,7 @@ import { spawn } from 'node:child_process'
 import fs from 'node:fs'
 import os from 'node:os'
 import path from 'node:path'
+import { FILTER_BRAND, PROTOCOL_VERSION } from '../../sdk/internal/contract.js'
 import type { BuiltinImport } from '../bundle.js'
 import { moduleEnv } from './devhost.js'
 import { bootstrap, toYaml } from './envoy-config.js'
@@ -26,6 +27,8 @@ export interface ProbeReport {
   loadError?: string
   /** Names of the filters the bundle exports. */
   filters: string[]
+  /** The filter protocol of filters made by another nodevoy release, when the bundle has only such. */
+  otherProtocol?: number
   /** The filter instantiated (absent when none could be chosen). */
   chosen?: string
   /** The config did not pass the filter's schema. */
@@ -43,7 +46,7 @@ const PROBE = String.raw`'use strict';
 const fs = require('fs');
 const path = require('path');
 const Module = require('module');
-const brand = Symbol.for('nodevoy.filter.v1');
+const brand = Symbol.for(${JSON.stringify(FILTER_BRAND)});
 const inert = { hooks: 0, dispatch() { return 0; }, dispose() {} };
 // The stack up to the user's code: the frames of this probe and of libnodevoy's bootstrap only confuse.
 const describe = (e) => {
@@ -75,6 +78,15 @@ module.exports = { [brand]: { name: 'nodevoy-inspect', instantiate(binding, conf
     consider(exports);
     if (exports && typeof exports === 'object') for (const key of Object.keys(exports)) consider(exports[key]);
     report.filters = [...found.keys()];
+    if (found.size === 0) {
+      for (const value of exports && typeof exports === 'object' ? [exports, ...Object.values(exports)] : [exports]) {
+        if (!value || (typeof value !== 'object' && typeof value !== 'function')) continue;
+        for (const symbol of Object.getOwnPropertySymbols(value)) {
+          const match = /^nodevoy\.filter\.v(\d+)$/.exec(symbol.description || '');
+          if (match && Number(match[1]) !== ${PROTOCOL_VERSION}) report.otherProtocol = Number(match[1]);
+        }
+      }
+    }
     const chosen = request.filter !== undefined ? found.get(request.filter) : found.size === 1 ? [...found.values()][0] : undefined;
     if (!chosen) return inert;
     report.chosen = chosen[brand].name;
@@ -219,6 +231,13 @@ export async function inspectFilter(options: InspectOptions): Promise<InspectRes
   }
   if (report.loadError) {
     throw toolError('NODEVOY_ERR_LOAD_FAILED', `loading the bundle in libnodevoy (${node}) failed: its top-level code threw:\n${indent(report.loadError)}`)
+  }
+  if (report.filters.length === 0 && report.otherProtocol !== undefined) {
+    throw toolError(
+      'NODEVOY_ERR_NO_FILTER',
+      `the entry's filters were made by another nodevoy release (filter protocol v${report.otherProtocol}; this one speaks ` +
+        `v${PROTOCOL_VERSION}): import defineFilter from the nodevoy that runs this command`,
+    )
   }
   if (report.filters.length === 0) {
     throw toolError('NODEVOY_ERR_NO_FILTER', 'the entry exports no filter: export the result of defineFilter() (default or named export)')

@@ -71,13 +71,16 @@ t.test('nodevoy dev --inspect: a debugger attaches to the worker environment and
     `import { defineFilter } from 'nodevoy'
 export default defineFilter({
   name: 'debugged',
-  create: () => ({
+  create: (_config, { workerIndex }) => {
+    ;(globalThis as { createdOnWorker?: number }).createdOnWorker = workerIndex
+    return {
     onRequestHeaders(headers) {
       const probe = headers.get('x-probe') ?? 'none'
       debugger
       headers.set('x-seen', probe)
     },
-  }),
+    }
+  },
 })
 `,
   )
@@ -99,8 +102,8 @@ export default defineFilter({
   await cdp.call('Runtime.enable')
   const version = await cdp.call('Runtime.evaluate', { expression: 'process.version' })
   t.match((version.result as { value: string }).value, /^v18\.20\./, 'evaluated in the embedded Node 18')
-  const worker = await cdp.call('Runtime.evaluate', { expression: "process._linkedBinding('nodevoy').workerIndex()" })
-  t.equal((worker.result as { value: number }).value, 0, "in worker 0's environment")
+  const worker = await cdp.call('Runtime.evaluate', { expression: 'globalThis.createdOnWorker' })
+  t.equal((worker.result as { value: number }).value, 0, "in worker 0's environment (its create() ran there)")
 
   await cdp.call('Debugger.enable')
   const script = await cdp.event('Debugger.scriptParsed', (p) => String(p.url).endsWith('bundle.js'))

@@ -32,6 +32,8 @@ export interface StartOptions {
   env?: Record<string, string>
   /** Extra arguments for the proxy binary. */
   args?: string[]
+  /** Dev host only: run this build of the dev host instead of out/nodevoy-devhost (one linked differently). */
+  devHostBinary?: string
   readyTimeoutMs?: number
 }
 
@@ -79,7 +81,7 @@ function command(target: Target, configPath: string, adminPath: string, opts: St
     ...(opts.args ?? []),
   ]
   if (target === 'envoy') return [process.env.ENVOY_BIN!, [...args, '--use-dynamic-base-id']]
-  return [devHostBin, args]
+  return [opts.devHostBinary ?? devHostBin, args]
 }
 
 interface Launched {

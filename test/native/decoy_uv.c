@@ -1,4 +1,9 @@
-/* A library that exports a libuv symbol, preloaded to stand for a host process that exports
- * everything (an Envoy built with --define exported_symbols=enabled). libnodevoy must notice that
- * uv_version no longer resolves inside libuv and refuse to load. */
-__attribute__((visibility("default"))) unsigned int uv_version(void) { return 0xdec0; }
+/* Preloaded to stand for a host process that exports a libuv name (an Envoy built with
+ * --define exported_symbols=enabled exports whatever it links). uv_version is the sentinel the first
+ * isolation check looked at; kept so that case stays covered. */
+#include "decoy.h"
+
+DECOY unsigned int uv_version(void) {
+  decoy_called("uv_version");
+  return 0xdec0;
+}

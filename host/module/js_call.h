@@ -1,0 +1,34 @@
+// Every call from C++ into JS (raw V8 under the isolate lock, L), and the N-API → V8 value cast.
+// Exceptions thrown by JS are caught here and logged; none escapes into Envoy.
+#pragma once
+
+#include <node.h>  // before node_api.h, so NAPI_VERSION comes from the embedded Node
+#include <node_api.h>
+#include <v8.h>
+
+#include <cstdint>
+#include <memory>
+#include <string>
+
+namespace nodevoy {
+
+class WorkerEnv;
+struct FilterInstance;
+
+// L (the stream's worker). instance.dispatch(kind, token, endOfStream) → the hook's action
+// (contract::Action); kError when dispatch itself threw (logged with filter, hook and stream).
+int callDispatch(WorkerEnv& env, const FilterInstance& instance, int kind, double token, bool end_of_stream,
+                 const std::string& filter_name, uint64_t stream_id);
+
+// L. Loads the bundle in env and instantiates its filter for this config; "" on success, else why.
+std::string instantiateFilter(WorkerEnv& env, const std::string& bundle_path, const std::string& filter_name,
+                              const std::string& config_json, uint32_t config_id, const std::string& envoy_name,
+                              std::unique_ptr<FilterInstance>* out);
+
+// L. instance.dispose() (the filter's onDestroy); a throw is logged.
+void callDispose(WorkerEnv& env, const FilterInstance& instance);
+
+// In Node, a napi_value is a v8::Local<v8::Value> (v8impl::V8LocalValueFromJsValue).
+v8::Local<v8::Value> toV8(napi_value value);
+
+}  // namespace nodevoy

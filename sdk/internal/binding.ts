@@ -1,0 +1,63 @@
+// The native binding libnodevoy installs in each Node environment (host/module/binding/). Internal:
+// the bootstrap hands it to the SDK; filter code never sees it (process._linkedBinding('nodevoy') is
+// refused). Every stream call checks its token and thread natively; argument checks that decide what
+// reaches Envoy (header bytes, reply contents) are native too, so no path can bypass them.
+import type { Action, BINDING_FUNCTIONS, Direction, HeaderMapType, HookKind } from './contract.js'
+
+/** Stream token: one stream and its generation; stale tokens make calls throw StreamGoneError. */
+export type StreamToken = number
+
+/** What the bootstrap gives libnodevoy once (setup). */
+export interface RuntimeHooks {
+  tickFlag: Int32Array
+  processTicks(): void
+  load(path: string): unknown
+  instantiate(exports: unknown, name: string, configJson: string, filterId: number): FilterInstanceHandle
+}
+
+export interface NativeBinding {
+  // ---- process: any thread holding the isolate ----
+  /** Once, from the bootstrap. */
+  setup(runtime: RuntimeHooks): void
+  log(level: number, message: string): void
+  logEnabled(level: number): boolean
+  /** Logs and counts an error outside every hook. */
+  uncaught(message: string): void
+  /** The worker index of this environment (-1: config validation). */
+  workerIndex(): number
+
+  // ---- stream: the stream's worker thread, while the stream lives ----
+  /** All headers of a map as "k\0v\0k\0v" (latin1), in one crossing; "" when empty or absent. */
+  getHeaders(token: StreamToken, type: HeaderMapType): string
+  /** Checks the name and value (throws NODEVOY_ERR_INVALID_ARGUMENT), then sets; null removes. */
+  setHeader(token: StreamToken, type: HeaderMapType, name: string, value: string | null): boolean
+  addHeader(token: StreamToken, type: HeaderMapType, name: string, value: string): boolean
+  /** Checks everything first, then answers; headers as [name, value, ...]. */
+  sendLocalReply(token: StreamToken, status: number, body: string | Uint8Array | null, headers: string[], details: string): void
+  /** A hook of `direction` that went Pending settled with `action`. */
+  resume(token: StreamToken, direction: Direction, action: Action): void
+  /** continueRequest()/continueResponse(): resumes a stopped direction (or one whose hook is still busy). */
+  continueStream(token: StreamToken, direction: Direction): void
+  /** [streamId, workerIndex]. */
+  streamInfo(token: StreamToken): [number, number]
+  /** [crossings, bytesCopied] for the stream. */
+  counters(token: StreamToken): [number, number]
+
+  /** Live generation of each stream slot (0 = free): the SDK checks liveness without a crossing. */
+  readonly liveness: Uint32Array
+}
+
+/** What a filter definition hands libnodevoy for one config in one environment. */
+export interface FilterInstanceHandle {
+  /** Bit (1 << kind) set for each hook the filter implements. */
+  hooks: number
+  dispatch(kind: HookKind, token: StreamToken, endOfStream: boolean): Action
+  /** The config is gone: calls the filter's onDestroy. */
+  dispose(): void
+}
+
+// The declared functions and the contract's list must be the same set (a compile-time check).
+type Functions = Exclude<keyof NativeBinding, 'liveness'>
+type Listed = (typeof BINDING_FUNCTIONS)[number]
+type Same<A, B> = [A] extends [B] ? ([B] extends [A] ? true : never) : never
+export const bindingMatchesContract: Same<Functions, Listed> = true

@@ -1,0 +1,171 @@
+// The main script of every Node environment libnodevoy creates (bundled into
+// host/module/bootstrap.gen.h by scripts/gen-contract.ts). It wires the native binding, makes
+// nextTick observable to the native side, guards the proxy against what filter code can do through
+// `process`, and finds and instantiates filters in loaded bundles. Builtins are imported without the
+// node: prefix: the bootstrap's require is Node's internal one.
+import { EventEmitter } from 'events'
+import fs from 'fs'
+import Module from 'module'
+import os from 'os'
+import path from 'path'
+import type { NativeBinding } from './binding.js'
+import { FILTER_BRAND, LogLevelValue } from './contract.js'
+import { describe } from './describe.js'
+import { findFilter } from './find-filter.js'
+
+declare const process: NodeJS.Process & {
+  _linkedBinding(name: string): unknown
+  _tickCallback(): void
+  _kill(pid: number, signal: number): unknown
+  reallyExit(code: number): never
+}
+
+const binding = process._linkedBinding('nodevoy') as NativeBinding
+const apply = Reflect.apply
+
+// ---- nextTick: the native side drains ticks only when some were queued ----
+const tickFlag = new Int32Array(1)
+const nextTick = process.nextTick
+process.nextTick = function (this: unknown, ...args: unknown[]) {
+  tickFlag[0] = 1
+  return apply(nextTick, this, args)
+} as typeof process.nextTick
+const runTicks = process._tickCallback
+const processTicks = (): void => {
+  tickFlag[0] = 0
+  runTicks()
+}
+
+function notAllowed(what: string, why: string): Error {
+  const error = new Error(`${what} is not allowed in a nodevoy filter: ${why}`) as Error & { code: string }
+  error.name = 'NodevoyError'
+  error.code = 'NODEVOY_ERR_NOT_ALLOWED'
+  return error
+}
+
+// ---- A filter cannot stop, crash or take over the proxy through `process` ----
+// Errors outside hooks: one capture callback (it cannot be replaced) logs, counts, then calls the
+// filter's own 'uncaughtException' listeners, each guarded: a listener that throws (or a filter that
+// removed every listener) can no longer turn an error into a process exit.
+const realEmit = process.emit
+const rawListeners = EventEmitter.prototype.rawListeners
+function callListeners(type: string, args: unknown[]): boolean {
+  let called = false
+  for (const listener of apply(rawListeners, process, [type]) as ((...a: unknown[]) => unknown)[]) {
+    called = true
+    try {
+      apply(listener, process, args)
+    } catch (error) {
+      try {
+        binding.log(LogLevelValue.Error, `nodevoy: a process '${type}' listener threw: ${describe(error)}`)
+      } catch {
+        // nothing more can be done
+      }
+    }
+  }
+  return called
+}
+process.setUncaughtExceptionCaptureCallback((error) => {
+  try {
+    binding.uncaught(`nodevoy: uncaught exception outside a hook: ${describe(error)}`)
+  } catch {
+    // logging must not throw from here: that would be fatal
+  }
+  try {
+    callListeners('uncaughtException', [error, 'uncaughtException'])
+  } catch {
+    // as above
+  }
+})
+process.setUncaughtExceptionCaptureCallback = () => {
+  throw notAllowed(
+    'process.setUncaughtExceptionCaptureCallback',
+    'nodevoy logs and counts uncaught exceptions; add a process "uncaughtException" listener to observe them',
+  )
+}
+// Node emits these itself around uncaught errors and rejections; their listeners are guarded too.
+process.emit = function emit(this: unknown, type: string | symbol, ...args: unknown[]): boolean {
+  if (type === 'unhandledRejection') {
+    try {
+      binding.uncaught(`nodevoy: unhandled promise rejection: ${describe(args[0])}`)
+    } catch {
+      // as above
+    }
+    callListeners(type, args)
+    return true
+  }
+  if (type === 'uncaughtExceptionMonitor' || type === 'uncaughtException') return callListeners(type, args)
+  return apply(realEmit, this, [type, ...args]) as boolean
+} as typeof process.emit
+process.exit = ((code?: number) => {
+  binding.log(LogLevelValue.Error, `nodevoy: filter code called process.exit(${describe(code)}); ignored (a filter cannot stop the proxy)`)
+}) as typeof process.exit
+process.reallyExit = () => {
+  throw notAllowed('process.reallyExit', 'a filter cannot stop the proxy')
+}
+process.abort = () => {
+  throw notAllowed('process.abort()', 'a filter cannot stop the proxy; throw an error instead')
+}
+const realKill = process._kill
+process._kill = (pid: number, signal: number) => {
+  // What process.kill() calls, with the signal as a number; the native side converts strings too.
+  const target = Number(pid)
+  if (Number(signal) !== 0 && (target === process.pid || target === 0 || target < 0 || Number.isNaN(target))) {
+    throw notAllowed(`process.kill(${String(pid)})`, 'it would signal the proxy itself')
+  }
+  return realKill(pid, signal)
+}
+const refuseWhole = (name: string, why: string): void => {
+  if (typeof (process as unknown as Record<string, unknown>)[name] !== 'function') return
+  ;(process as unknown as Record<string, unknown>)[name] = () => {
+    throw notAllowed(`process.${name}()`, why)
+  }
+}
+refuseWhole('chdir', 'it would change the working directory of the whole proxy')
+for (const name of ['setuid', 'setgid', 'seteuid', 'setegid', 'setgroups', 'initgroups']) {
+  refuseWhole(name, 'it would change the privileges of the whole proxy')
+}
+if (process.env.NODEVOY_ALLOW_NATIVE_ADDONS !== '1') {
+  process.dlopen = (_module: object, filename: string) => {
+    throw notAllowed(
+      `loading the native addon ${filename}`,
+      "native code runs unguarded inside Envoy; set NODEVOY_ALLOW_NATIVE_ADDONS=1 in the proxy's environment to allow it",
+    )
+  }
+}
+// Signals belong to Envoy: a listener would install a handler that takes SIGTERM/SIGINT from it.
+const signalNames = new Set(Object.keys(os.constants.signals))
+for (const listener of apply(rawListeners, process, ['newListener']) as ((...a: unknown[]) => void)[]) {
+  if (listener.name === 'startListeningIfSignal') process.removeListener('newListener', listener)
+}
+process.on('newListener', (type: string | symbol) => {
+  if (typeof type === 'string' && signalNames.has(type)) {
+    throw notAllowed(`process.on('${type}')`, 'signals belong to Envoy (use onDestroy to clean up when a config goes away)')
+  }
+})
+const linkedBinding = process._linkedBinding
+process._linkedBinding = (name: string) => {
+  if (String(name) === 'nodevoy') throw notAllowed("process._linkedBinding('nodevoy')", 'the binding is internal to the SDK')
+  return linkedBinding(name)
+}
+
+binding.setup({
+  tickFlag,
+  processTicks,
+  load(file: string) {
+    // Always CommonJS, whatever the file's extension or the nearest package.json says.
+    const ModuleClass = Module as unknown as {
+      new (id: string, parent: null): { filename: string; paths: string[]; exports: unknown; loaded: boolean; _compile(s: string, f: string): void }
+      _nodeModulePaths(dir: string): string[]
+    }
+    const m = new ModuleClass(file, null)
+    m.filename = file
+    m.paths = ModuleClass._nodeModulePaths(path.dirname(file))
+    m._compile(fs.readFileSync(file, 'utf8'), file)
+    m.loaded = true
+    return m.exports
+  },
+  instantiate(exports: unknown, name: string, configJson: string, filterId: number) {
+    return findFilter(exports, name)[Symbol.for(FILTER_BRAND)]!.instantiate(binding, configJson, filterId)
+  },
+})

@@ -1,0 +1,147 @@
+// What the SDK (TypeScript, bundled into every filter) and libnodevoy (C++) must agree on, declared
+// once, here. scripts/gen-contract.ts writes host/module/contract.gen.h from this file (and the
+// environment bootstrap, sdk/internal/bootstrap.ts, into host/module/bootstrap.gen.h);
+// test/unit/contract.test.ts fails when either generated file is stale.
+//
+// Glossary of the stream nouns:
+// - stream token: a number naming one stream in one Node environment (generation × SLOTS + slot);
+//   stale tokens make every call throw StreamGoneError.
+// - stream id: Envoy-wide id of the stream within its worker, for logs (`Stream.id`).
+// - Stream (C++, host/module/stream.h): libnodevoy's owner of a stream's state, one per Envoy filter.
+// - StreamState (sdk/internal/stream-state.ts): the SDK's per-stream state; the public `Stream`
+//   handle filters receive is its facade.
+
+/** Bumped whenever anything below changes meaning: libnodevoy refuses bundles of another protocol. */
+export const PROTOCOL_VERSION = 2
+
+/** Symbol.for(FILTER_BRAND) marks a defineFilter() result in a bundle's exports. */
+export const FILTER_BRAND = `nodevoy.filter.v${PROTOCOL_VERSION}`
+
+/** Concurrent streams per worker environment; a stream token is generation × SLOTS + slot. */
+export const SLOTS = 65536
+
+/** Hook kinds. Bit (1 << kind) of a filter's hook mask says it implements that hook. */
+export const enum HookKind {
+  RequestHeaders = 1,
+  RequestBody = 2,
+  RequestTrailers = 3,
+  ResponseHeaders = 4,
+  ResponseBody = 5,
+  ResponseTrailers = 6,
+  StreamComplete = 7,
+}
+
+/** Which way a hook's data flows. Each direction has its own state on both sides. */
+export const enum Direction {
+  None = 0,
+  Request = 1,
+  Response = 2,
+}
+
+/** The family decides which Envoy status values a hook returns. */
+export const enum HookFamily {
+  Headers = 0,
+  Body = 1,
+  Trailers = 2,
+  Complete = 3,
+}
+
+/** One row per hook: everything both sides need to know about it. */
+export interface HookRow {
+  kind: HookKind
+  name: string
+  direction: Direction
+  family: HookFamily
+}
+
+export const HOOKS: readonly HookRow[] = [
+  { kind: HookKind.RequestHeaders, name: 'onRequestHeaders', direction: Direction.Request, family: HookFamily.Headers },
+  { kind: HookKind.RequestBody, name: 'onRequestBody', direction: Direction.Request, family: HookFamily.Body },
+  { kind: HookKind.RequestTrailers, name: 'onRequestTrailers', direction: Direction.Request, family: HookFamily.Trailers },
+  { kind: HookKind.ResponseHeaders, name: 'onResponseHeaders', direction: Direction.Response, family: HookFamily.Headers },
+  { kind: HookKind.ResponseBody, name: 'onResponseBody', direction: Direction.Response, family: HookFamily.Body },
+  { kind: HookKind.ResponseTrailers, name: 'onResponseTrailers', direction: Direction.Response, family: HookFamily.Trailers },
+  { kind: HookKind.StreamComplete, name: 'onStreamComplete', direction: Direction.None, family: HookFamily.Complete },
+]
+
+/**
+ * What a hook's dispatch returns to libnodevoy (or resume() delivers later): the SDK decides the
+ * action, libnodevoy maps it to the Envoy status of the hook's family. (Once the filter answered
+ * with sendLocalReply, libnodevoy ignores the action: the reply ends the filter chain.)
+ */
+export const enum Action {
+  /** Go on: this filter is done with the direction for now. */
+  Continue = 0,
+  /** Hold the direction until continueRequest()/continueResponse() ('stop'). */
+  Stop = 1,
+  /** The hook's promise is pending: hold the direction; resume() follows. */
+  Pending = -1,
+  /** The hook failed (already logged): fail the stream (500, reset, or go on with failOpen). */
+  Error = -2,
+}
+
+/** Envoy's header map types (the ABI's http_header_type). */
+export const enum HeaderMapType {
+  Request = 0,
+  RequestTrailers = 1,
+  Response = 2,
+  ResponseTrailers = 3,
+}
+
+/** Envoy's log levels (the ABI's log_level). */
+export const enum LogLevelValue {
+  Trace = 0,
+  Debug = 1,
+  Info = 2,
+  Warn = 3,
+  Error = 4,
+  Critical = 5,
+  Off = 6,
+}
+
+/** Scheduler event ids libnodevoy commits (on_http_filter_scheduled). */
+export const enum SchedulerEvent {
+  /** A hook settled or the filter continued: apply the directions' mailboxes. */
+  Resume = 1,
+  /** The environment's event loop has work. */
+  Pump = 2,
+}
+
+/** The fields of a nodevoy filter_config (everything else is refused, naming the field). */
+export const FILTER_CONFIG_FIELDS = ['bundle', 'filter', 'config', 'failOpen'] as const
+
+/** Error codes. Native code throws errors with these codes; the SDK's classes match them by code. */
+export const ERROR_CODES = [
+  'NODEVOY_ERR_STREAM_GONE',
+  'NODEVOY_ERR_WRONG_THREAD',
+  'NODEVOY_ERR_ALREADY_REPLIED',
+  'NODEVOY_ERR_INVALID_CONFIG',
+  'NODEVOY_ERR_INVALID_ARGUMENT',
+  'NODEVOY_ERR_STREAM_COMPLETE',
+  'NODEVOY_ERR_NOT_ALLOWED',
+  'NODEVOY_ERR_INVALID_STATE',
+] as const
+
+/**
+ * The functions libnodevoy's binding registers, by name. host/module/binding registers exactly
+ * these (a missing one does not compile); sdk/internal/binding.ts's NativeBinding must declare
+ * exactly these (a type check in that file).
+ */
+export const BINDING_FUNCTIONS = [
+  // process
+  'setup',
+  'log',
+  'logEnabled',
+  'uncaught',
+  'workerIndex',
+  // stream: headers
+  'getHeaders',
+  'setHeader',
+  'addHeader',
+  // stream: control
+  'sendLocalReply',
+  'resume',
+  'continueStream',
+  'streamInfo',
+  'counters',
+] as const

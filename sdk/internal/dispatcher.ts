@@ -1,0 +1,128 @@
+// The per-config dispatcher libnodevoy calls for every hook of every stream in one environment:
+// finds (or makes) the stream's state and the filter's instance, runs the hook, and turns what it
+// returned — a result, a promise, or a throw — into an Action (sdk/internal/contract.ts). It never
+// throws and always answers: every settle path reaches libnodevoy whatever the hook produced.
+import { NodevoyError } from '../errors.js'
+import type { FilterHooks, HookResult } from '../filter.js'
+import type { Stream } from '../stream.js'
+import type { FilterInstanceHandle, NativeBinding, StreamToken } from './binding.js'
+import { Action, Direction, HOOKS, HookKind, LogLevelValue, SLOTS } from './contract.js'
+import { describe } from './describe.js'
+import { StreamLink } from './link.js'
+import { StreamState } from './stream-state.js'
+
+/** What create() returned: shared hooks (stateless filter) or a class made once per stream. */
+export type Created = FilterHooks | (new (stream: Stream) => FilterHooks)
+
+const HOOK_NAMES: Record<number, string> = Object.fromEntries(HOOKS.map((h) => [h.kind, h.name]))
+const HOOK_DIRECTIONS: Record<number, Direction> = Object.fromEntries(HOOKS.map((h) => [h.kind, h.direction]))
+
+/** Bit (1 << kind) for each hook the filter implements (own or inherited methods). */
+export function hookMask(target: object): number {
+  let mask = 0
+  for (const hook of HOOKS) {
+    if (typeof (target as Record<string, unknown>)[hook.name] === 'function') mask |= 1 << hook.kind
+  }
+  return mask
+}
+
+function isThenable(value: unknown): value is PromiseLike<HookResult> {
+  return value !== null && typeof value === 'object' && typeof (value as { then?: unknown }).then === 'function'
+}
+
+/** Builds what libnodevoy calls for one filter config in one Node environment. */
+export function createDispatcher(binding: NativeBinding, filterName: string, created: Created, onDestroy?: () => void): FilterInstanceHandle {
+  const liveness = binding.liveness
+  const streams: (StreamState | undefined)[] = []
+  const perStream = typeof created === 'function'
+  const FilterClass = created as new (stream: Stream) => FilterHooks
+  const shared = created as FilterHooks
+  const makeFilter = perStream ? (stream: Stream) => new FilterClass(stream) : () => shared
+  const mask = hookMask(perStream ? FilterClass.prototype : shared)
+
+  // Logs a failed hook; never throws, whatever was thrown.
+  const fail = (state: StreamState, kind: HookKind, error: unknown): Action => {
+    try {
+      let id = -1
+      try {
+        id = StreamState.link(state).alive ? state.streamId : -1
+      } catch {
+        // the stream may be gone by now
+      }
+      binding.log(LogLevelValue.Error, `nodevoy: filter '${filterName}' ${HOOK_NAMES[kind] ?? 'hook'} failed on stream ${id}: ${describe(error)}`)
+    } catch {
+      // logging must not stop the stream from being answered
+    }
+    return Action.Error
+  }
+
+  const settle = (result: HookResult): Action => {
+    if (result === undefined || result === 'continue') return Action.Continue
+    if (result === 'stop') return Action.Stop
+    throw new NodevoyError('NODEVOY_ERR_INVALID_ARGUMENT', `a hook must return 'continue', 'stop' or nothing, got ${describe(result)}`)
+  }
+
+  // An async hook settled: always tells libnodevoy, whatever the promise held.
+  const settleLater = (state: StreamState, kind: HookKind, promise: Promise<HookResult>): void => {
+    const deliver = (outcome: () => Action): void => {
+      let action: Action
+      try {
+        action = outcome()
+      } catch (error) {
+        action = fail(state, kind, error)
+      }
+      const link = StreamState.link(state)
+      if (link.alive) binding.resume(link.token, HOOK_DIRECTIONS[kind]!, action)
+    }
+    promise.then(
+      (value) => deliver(() => settle(value)),
+      (error: unknown) => deliver(() => fail(state, kind, error)),
+    )
+  }
+
+  const call = (state: StreamState, kind: HookKind, endOfStream: boolean): HookResult | PromiseLike<HookResult> => {
+    const filter = StreamState.filter(state, makeFilter)
+    switch (kind) {
+      case HookKind.RequestHeaders:
+        return filter.onRequestHeaders!(StreamState.requestHeaders(state), state, endOfStream)
+      case HookKind.ResponseHeaders:
+        return filter.onResponseHeaders!(StreamState.responseHeaders(state), state, endOfStream)
+      case HookKind.StreamComplete:
+        return filter.onStreamComplete!(state)
+      default:
+        return undefined
+    }
+  }
+
+  const dispatch = (kind: HookKind, token: StreamToken, endOfStream: boolean): Action => {
+    const slot = token % SLOTS
+    let state = streams[slot]
+    if (state === undefined || StreamState.link(state).token !== token) {
+      state = new StreamState(binding, filterName, new StreamLink(token, liveness))
+      streams[slot] = state
+    }
+    try {
+      const returned = call(state, kind, endOfStream)
+      if (isThenable(returned)) {
+        if (kind === HookKind.StreamComplete) {
+          // Nothing waits for it: the stream is over. A rejection is still the filter's error.
+          const current = state
+          Promise.resolve(returned).then(undefined, (error: unknown) => fail(current, kind, error))
+          return Action.Continue
+        }
+        // Promise.resolve adopts any thenable; a throwing `then` becomes a rejection.
+        settleLater(state, kind, Promise.resolve(returned))
+        return Action.Pending
+      }
+      return settle(returned)
+    } catch (error) {
+      return fail(state, kind, error)
+    }
+  }
+
+  const dispose = (): void => {
+    streams.length = 0
+    onDestroy?.()
+  }
+  return { hooks: mask, dispatch, dispose }
+}
