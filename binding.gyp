@@ -10,8 +10,10 @@
       "target_name": "nodevoy",
       "sources": [
         "host/module/binding/binding.cc",
+        "host/module/binding/body.cc",
         "host/module/binding/control.cc",
         "host/module/binding/headers.cc",
+        "host/module/binding/info.cc",
         "host/module/binding/process.cc",
         "host/module/envoy_api.cc",
         "host/module/elf_symbols.cc",

@@ -1,5 +1,6 @@
 import { ConfigError, NodevoyError } from './errors.js'
-import type { RequestHeaderMap, ResponseHeaderMap } from './headers.js'
+import type { BodyChunk } from './body.js'
+import type { RequestHeaderMap, ResponseHeaderMap, TrailerMap } from './headers.js'
 import type { NativeBinding } from './internal/binding.js'
 import { FILTER_BRAND_SYMBOL, type FilterBrand } from './internal/brand.js'
 import { LogLevelValue } from './internal/contract.js'
@@ -24,8 +25,19 @@ export type HookResult = void | 'continue' | 'stop'
 export interface FilterHooks {
   /** Request headers arrived. `endOfStream` is true when the request has no body. */
   onRequestHeaders?(headers: RequestHeaderMap, stream: Stream, endOfStream: boolean): HookResult | Promise<HookResult>
+  /**
+   * A piece of the request body arrived: the frame, or everything that arrived while the request
+   * was held by this filter. Called for every byte once, in order; `endOfStream` with the last one.
+   */
+  onRequestBody?(chunk: BodyChunk, stream: Stream, endOfStream: boolean): HookResult | Promise<HookResult>
+  /** The request's trailers arrived (they end the request). */
+  onRequestTrailers?(trailers: TrailerMap, stream: Stream): HookResult | Promise<HookResult>
   /** Response headers arrived (not called for the filter's own local reply). */
   onResponseHeaders?(headers: ResponseHeaderMap, stream: Stream, endOfStream: boolean): HookResult | Promise<HookResult>
+  /** A piece of the response body arrived (as {@link FilterHooks.onRequestBody}). */
+  onResponseBody?(chunk: BodyChunk, stream: Stream, endOfStream: boolean): HookResult | Promise<HookResult>
+  /** The response's trailers arrived. */
+  onResponseTrailers?(trailers: TrailerMap, stream: Stream): HookResult | Promise<HookResult>
   /**
    * The stream is done (answered, or reset); last chance to record anything about it. Headers can be
    * read; changes, replies and continues throw.

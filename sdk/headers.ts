@@ -52,6 +52,9 @@ export interface RequestHeaderMap extends HeaderMap {
   readonly scheme: string | undefined
 }
 
+/** Trailers (request or response): a header map without pseudo-headers. */
+export type TrailerMap = HeaderMap
+
 /** Response headers (`:status`, then the rest). */
 export interface ResponseHeaderMap extends HeaderMap {
   /** The `:status` code, or `undefined`. */

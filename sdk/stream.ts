@@ -1,3 +1,17 @@
+import type { Body } from './body.js'
+import type { RequestHeaderMap, ResponseHeaderMap, TrailerMap } from './headers.js'
+import type { FilterState, Metadata, StreamInfo } from './info.js'
+
+/** One direction of a stream: its headers, body and trailers. */
+export interface StreamSide<Headers> {
+  /** The headers (read them in any hook of the stream; change them before they go on). */
+  readonly headers: Headers
+  /** The body: read whole or streamed, lazily (nothing is copied unless read). */
+  readonly body: Body
+  /** The trailers (empty when there are none); changes apply to trailers that exist. */
+  readonly trailers: TrailerMap
+}
+
 /** What a stream's data path cost so far. */
 export interface DataPathStats {
   /** Calls from JS into libnodevoy that reached Envoy for this stream. */
@@ -19,6 +33,23 @@ export type ReplyHeaders = Record<string, string> | Iterable<readonly [string, s
  * complete (inside `onStreamComplete`), changes throw `NODEVOY_ERR_STREAM_COMPLETE`.
  */
 export interface Stream {
+  /** The request: headers, body, trailers. */
+  readonly request: StreamSide<RequestHeaderMap>
+  /** The response: headers, body, trailers (headers exist once the response started). */
+  readonly response: StreamSide<ResponseHeaderMap>
+  /** What Envoy knows about the stream: client address, protocol, route, response code, sizes. */
+  readonly info: StreamInfo
+  /** Dynamic metadata (read and set), and route/cluster/host metadata (read). */
+  readonly metadata: Metadata
+  /** Envoy's per-stream filter state, shared with other filters. */
+  readonly filterState: FilterState
+  /**
+   * Aborted when the stream ends — its response sent, or the client gone, or a reset — so work
+   * started for it (`fetch(url, { signal: stream.signal })`, timers) can stop with it.
+   */
+  readonly signal: AbortSignal
+  /** Makes Envoy route the request again after its headers changed (a rewritten `:path`, say). */
+  clearRouteCache(): void
   /**
    * Answers the request with a local reply (Envoy's sendLocalReply) instead of proxying it. Ends the
    * filter chain; what the hook returns afterwards is ignored. `details` shows in Envoy's access

@@ -20,9 +20,11 @@ enum HookKind : int {
   kResponseBody = 5,
   kResponseTrailers = 6,
   kStreamComplete = 7,
+  kRequestBodyEnd = 8,
+  kResponseBodyEnd = 9,
 };
 
-constexpr int kHookCount = 7;
+constexpr int kHookCount = 9;
 
 enum class Direction : int {
   None = 0,
@@ -35,6 +37,7 @@ enum class HookFamily : int {
   Body = 1,
   Trailers = 2,
   Complete = 3,
+  BodyEnd = 4,
 };
 
 struct HookRow {
@@ -52,6 +55,8 @@ constexpr HookRow kHooks[] = {
     {kResponseBody, "onResponseBody", Direction::Response, HookFamily::Body},
     {kResponseTrailers, "onResponseTrailers", Direction::Response, HookFamily::Trailers},
     {kStreamComplete, "onStreamComplete", Direction::None, HookFamily::Complete},
+    {kRequestBodyEnd, "(request body end)", Direction::Request, HookFamily::BodyEnd},
+    {kResponseBodyEnd, "(response body end)", Direction::Response, HookFamily::BodyEnd},
 };
 
 // The row of a hook kind (1..kHookCount).
@@ -67,6 +72,29 @@ enum Action : int {
 enum SchedulerEvent : uint64_t {
   kEventResume = 1,
   kEventPump = 2,
+};
+
+enum class BodyMode : int {
+  None = 0,
+  Buffer = 1,
+  Stream = 2,
+};
+
+enum class BodyReadState : int {
+  Later = 0,
+  Complete = 1,
+  TooLate = -1,
+};
+
+enum class BodyPart : int {
+  Chunk = 0,
+  Whole = 1,
+};
+
+enum class BodyWrite : int {
+  Replace = 0,
+  Append = 1,
+  Prepend = 2,
 };
 
 // The ABI values the contract restates (sdk/internal/contract.ts) must be the ABI header's.
@@ -87,6 +115,6 @@ constexpr const char* kFilterConfigFields[] = {"bundle", "filter", "config", "fa
 #define NV_ERROR_CODES(X) X(NODEVOY_ERR_STREAM_GONE) X(NODEVOY_ERR_WRONG_THREAD) X(NODEVOY_ERR_ALREADY_REPLIED) X(NODEVOY_ERR_INVALID_CONFIG) X(NODEVOY_ERR_INVALID_ARGUMENT) X(NODEVOY_ERR_STREAM_COMPLETE) X(NODEVOY_ERR_NOT_ALLOWED) X(NODEVOY_ERR_INVALID_STATE)
 
 // Every function the binding registers: binding/*.cc defines one C++ function per name.
-#define NV_BINDING_FUNCTIONS(X) X(setup) X(log) X(logEnabled) X(uncaught) X(workerIndex) X(getHeaders) X(setHeader) X(addHeader) X(sendLocalReply) X(resume) X(continueStream) X(streamInfo) X(counters)
+#define NV_BINDING_FUNCTIONS(X) X(setup) X(log) X(logEnabled) X(uncaught) X(workerIndex) X(getHeaders) X(setHeader) X(addHeader) X(sendLocalReply) X(resume) X(continueStream) X(streamInfo) X(counters) X(notifyComplete) X(bodyMode) X(readBody) X(writeBody) X(attribute) X(getMetadata) X(setMetadata) X(getFilterState) X(setFilterState) X(clearRouteCache)
 
 }  // namespace nodevoy::contract

@@ -8,33 +8,54 @@
 
 namespace nodevoy {
 
+// Every Envoy callback libnodevoy calls, once: REQUIRED ones (present since Envoy v1.38 and used on
+// the stream path) must resolve or the module refuses to load, naming the callback; OPTIONAL ones
+// are null on an Envoy that lacks them, and the features that need them say so when used.
+#define NV_ENVOY_CALLBACKS(REQUIRED, OPTIONAL)                                    \
+  REQUIRED(http_get_header)                                                       \
+  REQUIRED(http_get_headers_size)                                                 \
+  REQUIRED(http_get_headers)                                                      \
+  REQUIRED(http_set_header)                                                       \
+  REQUIRED(http_add_header)                                                       \
+  REQUIRED(http_get_body_size)                                                    \
+  REQUIRED(http_get_body_chunks_size)                                             \
+  REQUIRED(http_get_body_chunks)                                                  \
+  REQUIRED(http_append_body)                                                      \
+  REQUIRED(http_drain_body)                                                       \
+  REQUIRED(http_send_response)                                                    \
+  REQUIRED(http_filter_continue_decoding)                                         \
+  REQUIRED(http_filter_continue_encoding)                                         \
+  REQUIRED(http_filter_scheduler_new)                                             \
+  REQUIRED(http_filter_scheduler_commit)                                          \
+  REQUIRED(http_filter_scheduler_delete)                                          \
+  REQUIRED(log)                                                                   \
+  REQUIRED(log_enabled)                                                           \
+  REQUIRED(http_filter_config_define_counter)                                     \
+  REQUIRED(http_filter_increment_counter)                                         \
+  REQUIRED(http_filter_get_worker_index)                                          \
+  REQUIRED(get_concurrency)                                                       \
+  REQUIRED(http_filter_reset_stream)                                              \
+  OPTIONAL(http_received_buffered_request_body)                                   \
+  OPTIONAL(http_received_buffered_response_body)                                  \
+  OPTIONAL(http_get_buffer_limit)                                                 \
+  OPTIONAL(http_filter_get_attribute_string)                                      \
+  OPTIONAL(http_filter_get_attribute_int)                                         \
+  OPTIONAL(http_filter_get_attribute_bool)                                        \
+  OPTIONAL(http_set_dynamic_metadata_number)                                      \
+  OPTIONAL(http_set_dynamic_metadata_string)                                      \
+  OPTIONAL(http_set_dynamic_metadata_bool)                                        \
+  OPTIONAL(http_get_metadata_number)                                              \
+  OPTIONAL(http_get_metadata_string)                                              \
+  OPTIONAL(http_get_metadata_bool)                                                \
+  OPTIONAL(http_set_filter_state_bytes)                                           \
+  OPTIONAL(http_get_filter_state_bytes)                                           \
+  OPTIONAL(http_clear_route_cache)                                                \
+  OPTIONAL(log_v2)                               /* v1.40 */                      \
+  OPTIONAL(http_filter_config_increment_counter) /* v1.39 */
+
 struct EnvoyApi {
 #define NV_CALLBACK(name) decltype(&envoy_dynamic_module_callback_##name) name = nullptr;
-  // Present since Envoy v1.38 (required).
-  NV_CALLBACK(http_get_header)
-  NV_CALLBACK(http_get_headers_size)
-  NV_CALLBACK(http_get_headers)
-  NV_CALLBACK(http_set_header)
-  NV_CALLBACK(http_add_header)
-  NV_CALLBACK(http_get_body_size)
-  NV_CALLBACK(http_send_response)
-  NV_CALLBACK(http_filter_continue_decoding)
-  NV_CALLBACK(http_filter_continue_encoding)
-  NV_CALLBACK(http_filter_scheduler_new)
-  NV_CALLBACK(http_filter_scheduler_commit)
-  NV_CALLBACK(http_filter_scheduler_delete)
-  NV_CALLBACK(log)
-  NV_CALLBACK(log_enabled)
-  NV_CALLBACK(http_filter_config_define_counter)
-  NV_CALLBACK(http_filter_increment_counter)
-  NV_CALLBACK(http_filter_get_worker_index)
-  NV_CALLBACK(http_filter_get_attribute_string)
-  NV_CALLBACK(http_filter_get_attribute_int)
-  NV_CALLBACK(get_concurrency)
-  NV_CALLBACK(http_filter_reset_stream)
-  // Newer (optional): null when the running Envoy lacks them.
-  NV_CALLBACK(log_v2)  // v1.40
-  NV_CALLBACK(http_filter_config_increment_counter)  // v1.39
+  NV_ENVOY_CALLBACKS(NV_CALLBACK, NV_CALLBACK)
 #undef NV_CALLBACK
 };
 

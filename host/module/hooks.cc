@@ -34,27 +34,16 @@ Status answerFailed(nv_filter_envoy_ptr fe, HookKind kind, Status go_on, Status 
   return stop;
 }
 
-// W. One stream hook: straight to the Stream when no JS can run (no crossing, no isolate), else with
-// the environment entered.
+// W. One stream hook: the Stream enters the environment itself when JS may run.
 template <class Status, class Call>
 Status streamHook(nv_filter_envoy_ptr fe, nv_filter_module_ptr fm, HookKind kind, Status go_on, Status stop, Call call) {
   Stream* stream = streamOf(fm);
   if (stream->isFailedSentinel()) return answerFailed(fe, kind, go_on, stop);
   try {
-    if (!stream->needsJs(kind)) return call(*stream);
+    return call(*stream);
   } catch (...) {
     return stream->failUnexpectedly(contract::hook(kind).direction) ? stop : go_on;
   }
-  WorkerEnv& env = stream->env();
-  env.enterFromWorker();
-  Status result;
-  try {
-    result = call(*stream);
-  } catch (...) {
-    result = stream->failUnexpectedly(contract::hook(kind).direction) ? stop : go_on;
-  }
-  env.leaveFromWorker();
-  return result;
 }
 
 // The ABI version string the running Envoy expects (so it does not warn "deprecated, recompile" on

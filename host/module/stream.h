@@ -10,16 +10,23 @@
 //   Pending --resume() (W, from JS) + on_scheduled----------> Idle (Continue) | Stopped (Stop) | Done (error)
 //   Stopped --continueStream() (W, from JS) + on_scheduled--> Idle
 //   any     --local reply or failure------------------------> Done
-// While a direction is Pending or Stopped it is held: its later body frames and trailers are held
-// by Envoy (with flow control) without a JS crossing, and Envoy is owed one continue.
+// One hook per direction runs at a time. While a direction is Pending or Stopped it is held: its
+// later body frames and trailers are held by Envoy (with flow control) without a JS crossing, and
+// Envoy is owed one continue. Before that continue, what arrived meanwhile is delivered to the
+// filter's body hook (as one chunk) and trailers hook ("catch-up"), so those hooks see every byte.
 //
-// Threads (legend in worker_env.h): everything here runs on the stream's worker (W), with the
-// environment entered for the methods that run JS. Other threads touch a Stream only through its
+// Bodies: a filter that never reads a body costs no crossing for it. A whole-body read (BodyMode
+// Buffer) holds every frame in Envoy's buffer (its limit answers 413/500) until the end, then a
+// BodyEnd event lets the SDK read it; a streaming reader (BodyMode Stream) gets every frame.
+//
+// Threads (legend in worker_env.h): everything here runs on the stream's worker (W); methods that
+// may run JS enter the environment themselves. Other threads touch a Stream only through its
 // scheduler, and only while it is in the environment's waiting set (guarded by the env's mutex).
 #pragma once
 
 #include <cstdint>
 #include <memory>
+#include <string>
 
 #include "contract.gen.h"
 #include "nodevoy_envoy_abi.h"
@@ -43,8 +50,20 @@ class Stream {
     bool continue_early = false;  // continueStream() while the hook was busy: its 'stop' continues
     bool settled = false;         // mailbox: resume()/continueStream() left an action to apply
     int action = 0;
-    bool end_seen = false;        // the direction's end of stream arrived
+    bool end_seen = false;        // the direction's end of stream arrived (a frame or trailers)
     bool headers_passed = false;  // its headers went on to later filters (response: downstream)
+    // Body.
+    contract::BodyMode body_mode = contract::BodyMode::None;
+    bool body_end_delivered = false;  // the whole-body read got its BodyEnd event
+    bool body_passed = false;         // body bytes went on to later filters
+    bool body_end_by_frame = false;   // the end came with a body frame (not trailers)
+    bool body_hook_saw_end = false;   // the body hook was called with endOfStream
+    uint64_t buffered_seen = 0;       // front bytes of Envoy's buffered body the body hook has seen
+    bool in_body_hook = false;        // inside Envoy's body hook: the "received" frame exists
+    bool chunk_valid = false;         // a body hook's chunk is readable (during its synchronous run)
+    // Trailers.
+    bool trailers_seen = false;
+    bool trailers_delivered = false;
   };
 
   // ---- W: life, driven by WorkerEnv ----
@@ -59,14 +78,13 @@ class Stream {
   // deleted by WorkerEnv, under its mutex.)
   void finish();
 
-  // ---- W: Envoy's hooks (hooks.cc), the environment entered when JS may run ----
+  // ---- W: Envoy's hooks (hooks.cc); each enters the environment itself when JS may run ----
   nv_headers_status onHeaders(contract::HookKind kind, bool end_of_stream);
   nv_body_status onBody(contract::HookKind kind, bool end_of_stream);
   nv_trailers_status onTrailers(contract::HookKind kind);
   void onComplete();
+  // The environment entered by the caller.
   void onScheduled(uint64_t event_id);
-  // Whether a hook needs the environment entered (JS may run). False on the fast paths.
-  bool needsJs(contract::HookKind kind) const;
 
   // ---- W: from the binding (JS on the worker) ----
   // A hook of `direction` that went Pending settled with `action`.
@@ -78,9 +96,19 @@ class Stream {
   bool replied() const { return replied_; }
   // stream_complete has begun: the response is over; writes are refused.
   bool complete() const { return complete_; }
+  bool alive() const { return alive_; }
+  // onStreamComplete reaches the SDK even without a filter hook (its AbortSignal must fire).
+  void notifyComplete() { notify_complete_ = true; }
   // An unexpected C++ failure in a hook: fail the stream as a failed JS hook would. True when answered.
   bool failUnexpectedly(contract::Direction direction) { return fail(direction); }
-  bool alive() const { return alive_; }
+
+  // Bodies (binding/body.cc).
+  contract::BodyReadState setBodyMode(contract::Direction direction, contract::BodyMode mode);
+  // Copies the bytes of `part` into *out; false (with *why) when they cannot be read now.
+  bool readBody(contract::Direction direction, contract::BodyPart part, std::string* out, std::string* why);
+  // Rewrites `part`; keeps content-length right while the headers are held. False with *why.
+  bool writeBody(contract::Direction direction, contract::BodyPart part, contract::BodyWrite write,
+                 const std::string& data, std::string* why);
 
   // ---- W: identity and plumbing ----
   nv_filter_envoy_ptr envoyFilter() const { return filter_envoy_; }
@@ -111,6 +139,13 @@ class Stream {
     return direction == contract::Direction::Request ? request_ : response_;
   }
   bool implements(int kind) const;
+  static int bodyHook(contract::Direction direction) {
+    return direction == contract::Direction::Request ? contract::kRequestBody : contract::kResponseBody;
+  }
+  static int trailersHook(contract::Direction direction) {
+    return direction == contract::Direction::Request ? contract::kRequestTrailers : contract::kResponseTrailers;
+  }
+  bool wantsBodyFrames(contract::Direction direction) const;
   // Runs a hook in JS and returns its action, with Pending resolved at once when the promise
   // settled during the microtask drain.
   int runHook(int kind, bool end_of_stream);
@@ -122,9 +157,23 @@ class Stream {
   void hold(DirectionState& d, int kind);
   void goOn(DirectionState& d);
   void applyMailbox(contract::Direction direction);
+  // Delivers what arrived while the direction was held (body chunk, trailers) to the filter's hooks;
+  // Go when the direction can continue now.
+  Outcome catchUp(contract::Direction direction);
+  // The whole-body read can complete: BodyEnd to the SDK (once).
+  void deliverBodyEnd(contract::Direction direction);
   void postResume();
   void syncWaiting();
   void ensureScheduler();
+  // Envoy's body sizes for the direction.
+  uint64_t bufferedSize(contract::Direction direction) const;
+  uint64_t receivedSize(contract::Direction direction) const;
+  bool appendBody(nv_body_type type, const char* data, size_t size);
+  bool drainBody(nv_body_type type, uint64_t size);
+  void copyBody(nv_body_type type, uint64_t from, std::string* out) const;
+  bool receivedIsBuffered(contract::Direction direction) const;
+  // After a body write: content-length follows while the headers are held.
+  bool fixContentLength(contract::Direction direction, uint64_t old_total, uint64_t new_total, std::string* why);
 
   WorkerEnv* env_ = nullptr;
   std::shared_ptr<FilterConfig> config_;
@@ -137,6 +186,7 @@ class Stream {
   bool alive_ = false;
   bool replied_ = false;
   bool complete_ = false;
+  bool notify_complete_ = false;
   bool resume_posted_ = false;
   bool waiting_ = false;  // in the environment's waiting set
   uint64_t crossings_ = 0;

@@ -67,6 +67,8 @@ class WorkerEnv {
   void drainIfOutermost();
   void leaveFromWorker();
   bool inJs() const { return depth_ > 0; }
+  // Whether drainIfOutermost() would drain now (not nested inside other JS of this environment).
+  bool canDrain() const { return depth_ == 1; }
   // W, inside on_http_filter_scheduled: runs the event loop once.
   void pumpFromWorker();
 

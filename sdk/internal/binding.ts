@@ -2,7 +2,7 @@
 // the bootstrap hands it to the SDK; filter code never sees it (process._linkedBinding('nodevoy') is
 // refused). Every stream call checks its token and thread natively; argument checks that decide what
 // reaches Envoy (header bytes, reply contents) are native too, so no path can bypass them.
-import type { Action, BINDING_FUNCTIONS, Direction, HeaderMapType, HookKind } from './contract.js'
+import type { Action, BINDING_FUNCTIONS, BodyMode, BodyPart, BodyReadState, BodyWrite, Direction, HeaderMapType, HookKind } from './contract.js'
 
 /** Stream token: one stream and its generation; stale tokens make calls throw StreamGoneError. */
 export type StreamToken = number
@@ -42,6 +42,25 @@ export interface NativeBinding {
   streamInfo(token: StreamToken): [number, number]
   /** [crossings, bytesCopied] for the stream. */
   counters(token: StreamToken): [number, number]
+  /** onStreamComplete must reach the SDK for this stream (a signal to abort, a read to reject). */
+  notifyComplete(token: StreamToken): void
+
+  // ---- stream: bodies ----
+  /** Asks for a direction's body: whole (Buffer), streamed, or no more (None). */
+  bodyMode(token: StreamToken, direction: Direction, mode: BodyMode): BodyReadState
+  /** A copy of the chunk of the running body hook, or of the whole held body; throws NODEVOY_ERR_INVALID_STATE when not readable now. */
+  readBody(token: StreamToken, direction: Direction, part: BodyPart): Uint8Array
+  /** Rewrites the chunk or the whole held body; keeps content-length right, or throws NODEVOY_ERR_INVALID_STATE. */
+  writeBody(token: StreamToken, direction: Direction, part: BodyPart, write: BodyWrite, data: string | Uint8Array): void
+
+  // ---- stream: info ----
+  /** An Envoy attribute (stream info): type 0 string, 1 integer, 2 boolean; undefined when absent. */
+  attribute(token: StreamToken, id: number, type: 0 | 1 | 2): string | number | boolean | undefined
+  getMetadata(token: StreamToken, source: number, namespace: string, key: string): string | number | boolean | undefined
+  setMetadata(token: StreamToken, namespace: string, key: string, value: string | number | boolean): void
+  getFilterState(token: StreamToken, key: string): Uint8Array | undefined
+  setFilterState(token: StreamToken, key: string, value: string | Uint8Array): boolean
+  clearRouteCache(token: StreamToken): void
 
   /** Live generation of each stream slot (0 = free): the SDK checks liveness without a crossing. */
   readonly liveness: Uint32Array

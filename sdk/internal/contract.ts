@@ -29,6 +29,10 @@ export const enum HookKind {
   ResponseBody = 5,
   ResponseTrailers = 6,
   StreamComplete = 7,
+  /** Internal event (not a user hook): a buffered read of the request body can complete. */
+  RequestBodyEnd = 8,
+  /** Internal event: a buffered read of the response body can complete. */
+  ResponseBodyEnd = 9,
 }
 
 /** Which way a hook's data flows. Each direction has its own state on both sides. */
@@ -44,6 +48,8 @@ export const enum HookFamily {
   Body = 1,
   Trailers = 2,
   Complete = 3,
+  /** Internal events delivered to the SDK, never to filter code. */
+  BodyEnd = 4,
 }
 
 /** One row per hook: everything both sides need to know about it. */
@@ -62,7 +68,44 @@ export const HOOKS: readonly HookRow[] = [
   { kind: HookKind.ResponseBody, name: 'onResponseBody', direction: Direction.Response, family: HookFamily.Body },
   { kind: HookKind.ResponseTrailers, name: 'onResponseTrailers', direction: Direction.Response, family: HookFamily.Trailers },
   { kind: HookKind.StreamComplete, name: 'onStreamComplete', direction: Direction.None, family: HookFamily.Complete },
+  { kind: HookKind.RequestBodyEnd, name: '(request body end)', direction: Direction.Request, family: HookFamily.BodyEnd },
+  { kind: HookKind.ResponseBodyEnd, name: '(response body end)', direction: Direction.Response, family: HookFamily.BodyEnd },
 ]
+
+/** How the SDK wants a direction's body (bodyMode). */
+export const enum BodyMode {
+  /** Not read: frames pass through with no crossing. */
+  None = 0,
+  /** A whole-body read is waiting: hold every frame (Envoy's buffer limit applies: 413/500). */
+  Buffer = 1,
+  /** A streaming reader: every frame is delivered to the SDK, which holds the direction for backpressure. */
+  Stream = 2,
+}
+
+/** What bodyMode() says about a body read. */
+export const enum BodyReadState {
+  /** The end will be delivered later (a BodyEnd event). */
+  Later = 0,
+  /** The whole body is held right now: read it. */
+  Complete = 1,
+  /** Some of the body already went on to later filters: too late to hold it whole. */
+  TooLate = -1,
+}
+
+/** Which bytes a body read or write addresses. */
+export const enum BodyPart {
+  /** The chunk of the body hook running now (unseen buffered bytes, then the received frame). */
+  Chunk = 0,
+  /** Everything held so far (buffered, then the received frame inside a body hook). */
+  Whole = 1,
+}
+
+/** Body writes. */
+export const enum BodyWrite {
+  Replace = 0,
+  Append = 1,
+  Prepend = 2,
+}
 
 /**
  * What a hook's dispatch returns to libnodevoy (or resume() delivers later): the SDK decides the
@@ -144,4 +187,16 @@ export const BINDING_FUNCTIONS = [
   'continueStream',
   'streamInfo',
   'counters',
+  'notifyComplete',
+  // stream: bodies
+  'bodyMode',
+  'readBody',
+  'writeBody',
+  // stream: info
+  'attribute',
+  'getMetadata',
+  'setMetadata',
+  'getFilterState',
+  'setFilterState',
+  'clearRouteCache',
 ] as const

@@ -80,18 +80,44 @@ export function createDispatcher(binding: NativeBinding, filterName: string, cre
     )
   }
 
+  // Runs a hook (or an internal event) for the stream; what it returns, or a promise of it.
   const call = (state: StreamState, kind: HookKind, endOfStream: boolean): HookResult | PromiseLike<HookResult> => {
-    const filter = StreamState.filter(state, makeFilter)
     switch (kind) {
       case HookKind.RequestHeaders:
-        return filter.onRequestHeaders!(StreamState.requestHeaders(state), state, endOfStream)
+        return StreamState.filter(state, makeFilter).onRequestHeaders!(state.request.headers, state, endOfStream)
       case HookKind.ResponseHeaders:
-        return filter.onResponseHeaders!(StreamState.responseHeaders(state), state, endOfStream)
-      case HookKind.StreamComplete:
-        return filter.onStreamComplete!(state)
+        return StreamState.filter(state, makeFilter).onResponseHeaders!(state.response.headers, state, endOfStream)
+      case HookKind.RequestBody:
+      case HookKind.ResponseBody:
+        return body(state, kind, endOfStream)
+      case HookKind.RequestTrailers:
+        return StreamState.filter(state, makeFilter).onRequestTrailers!(state.request.trailers, state)
+      case HookKind.ResponseTrailers:
+        return StreamState.filter(state, makeFilter).onResponseTrailers!(state.response.trailers, state)
+      case HookKind.RequestBodyEnd:
+      case HookKind.ResponseBodyEnd:
+        StreamState.side(state, HOOK_DIRECTIONS[kind]!).touchedBody?.end()
+        return undefined
+      case HookKind.StreamComplete: {
+        StreamState.complete(state)
+        const filter = StreamState.filter(state, makeFilter)
+        return filter.onStreamComplete ? filter.onStreamComplete(state) : undefined
+      }
       default:
         return undefined
     }
+  }
+
+  // A body frame: to a streaming reader (its backpressure), then to the filter's body hook.
+  const body = (state: StreamState, kind: HookKind, endOfStream: boolean): HookResult | PromiseLike<HookResult> => {
+    const direction = HOOK_DIRECTIONS[kind]!
+    const hold = StreamState.side(state, direction).touchedBody?.feed(endOfStream)
+    const filter = StreamState.filter(state, makeFilter)
+    const hook = kind === HookKind.RequestBody ? filter.onRequestBody : filter.onResponseBody
+    const result = hook ? hook.call(filter, StreamState.chunk(state, direction), state, endOfStream) : undefined
+    if (!hold) return result
+    if (!isThenable(result)) return hold.then(() => result)
+    return Promise.all([hold, result]).then(([, value]) => value)
   }
 
   const dispatch = (kind: HookKind, token: StreamToken, endOfStream: boolean): Action => {
@@ -104,7 +130,7 @@ export function createDispatcher(binding: NativeBinding, filterName: string, cre
     try {
       const returned = call(state, kind, endOfStream)
       if (isThenable(returned)) {
-        if (kind === HookKind.StreamComplete) {
+        if (kind === HookKind.StreamComplete || kind === HookKind.RequestBodyEnd || kind === HookKind.ResponseBodyEnd) {
           // Nothing waits for it: the stream is over. A rejection is still the filter's error.
           const current = state
           Promise.resolve(returned).then(undefined, (error: unknown) => fail(current, kind, error))

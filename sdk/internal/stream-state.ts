@@ -1,10 +1,12 @@
 // The SDK's state of one stream in one environment: its link to libnodevoy, its header maps (with
 // their caches), the filter's per-stream instance, and the public Stream facade. The direction
 // state (running, waiting on a promise, stopped) is libnodevoy's alone (host/module/stream.h).
+import { BodyChunkImpl, BodyImpl } from '../body.js'
 import { NodevoyError } from '../errors.js'
 import type { FilterHooks } from '../filter.js'
-import { RequestHeaderMapImpl, ResponseHeaderMapImpl } from '../headers.js'
-import type { DataPathStats, LogLevel, ReplyHeaders, Stream } from '../stream.js'
+import { HeaderMapImpl, RequestHeaderMapImpl, ResponseHeaderMapImpl } from '../headers.js'
+import { createFilterState, createMetadata, createStreamInfo, type FilterState, type Metadata, type StreamInfo } from '../info.js'
+import type { DataPathStats, LogLevel, ReplyHeaders, Stream, StreamSide } from '../stream.js'
 import type { NativeBinding } from './binding.js'
 import { Direction, HeaderMapType, LogLevelValue } from './contract.js'
 import { StreamLink } from './link.js'
@@ -40,30 +42,124 @@ function flattenHeaders(headers: ReplyHeaders | undefined): string[] {
  * The public Stream of one stream. Everything the SDK keeps about the stream is in #private fields,
  * reached by the dispatcher through the static accessors below: filter code sees only `Stream`.
  */
+/** One direction's headers, body and trailers, made on first use. */
+class Side<Headers extends HeaderMapImpl> implements StreamSide<Headers> {
+  readonly #binding: NativeBinding
+  readonly #link: StreamLink
+  readonly #direction: Direction
+  readonly #makeHeaders: () => Headers
+  readonly #watchComplete: () => void
+  #headers: Headers | undefined
+  #body: BodyImpl | undefined
+  #trailers: HeaderMapImpl | undefined
+
+  constructor(binding: NativeBinding, link: StreamLink, direction: Direction, makeHeaders: () => Headers, watchComplete: () => void) {
+    this.#binding = binding
+    this.#link = link
+    this.#direction = direction
+    this.#makeHeaders = makeHeaders
+    this.#watchComplete = watchComplete
+  }
+
+  get headers(): Headers {
+    return (this.#headers ??= this.#makeHeaders())
+  }
+
+  get body(): BodyImpl {
+    return (this.#body ??= new BodyImpl(this.#binding, this.#link, this.#direction, this.#watchComplete))
+  }
+
+  get trailers(): HeaderMapImpl {
+    const type = this.#direction === Direction.Request ? HeaderMapType.RequestTrailers : HeaderMapType.ResponseTrailers
+    return (this.#trailers ??= new HeaderMapImpl(this.#binding, this.#link, type))
+  }
+
+  /** The body, if the filter touched it (the dispatcher must not make one). */
+  get touchedBody(): BodyImpl | undefined {
+    return this.#body
+  }
+}
+
 export class StreamState implements Stream {
   readonly #link: StreamLink
   readonly #binding: NativeBinding
   readonly #filterName: string
-  #requestHeaders: RequestHeaderMapImpl | undefined
-  #responseHeaders: ResponseHeaderMapImpl | undefined
+  readonly #request: Side<RequestHeaderMapImpl>
+  readonly #response: Side<ResponseHeaderMapImpl>
+  #info: StreamInfo | undefined
+  #metadata: Metadata | undefined
+  #filterState: FilterState | undefined
+  #abort: AbortController | undefined
+  #watchingComplete = false
   #filter: FilterHooks | undefined
 
   constructor(binding: NativeBinding, filterName: string, link: StreamLink) {
     this.#binding = binding
     this.#filterName = filterName
     this.#link = link
+    const watch = () => this.#watchComplete()
+    this.#request = new Side(binding, link, Direction.Request, () => new RequestHeaderMapImpl(binding, link, HeaderMapType.Request), watch)
+    this.#response = new Side(binding, link, Direction.Response, () => new ResponseHeaderMapImpl(binding, link, HeaderMapType.Response), watch)
+  }
+
+  /** onStreamComplete must reach the SDK for this stream, hook or not. */
+  #watchComplete(): void {
+    if (this.#watchingComplete) return
+    this.#watchingComplete = true
+    this.#binding.notifyComplete(this.#link.token)
   }
 
   static link(state: StreamState): StreamLink {
     return state.#link
   }
 
-  static requestHeaders(state: StreamState): RequestHeaderMapImpl {
-    return (state.#requestHeaders ??= new RequestHeaderMapImpl(state.#binding, state.#link, HeaderMapType.Request))
+  static side(state: StreamState, direction: Direction): Side<RequestHeaderMapImpl> | Side<ResponseHeaderMapImpl> {
+    return direction === Direction.Request ? state.#request : state.#response
   }
 
-  static responseHeaders(state: StreamState): ResponseHeaderMapImpl {
-    return (state.#responseHeaders ??= new ResponseHeaderMapImpl(state.#binding, state.#link, HeaderMapType.Response))
+  static chunk(state: StreamState, direction: Direction): BodyChunkImpl {
+    return new BodyChunkImpl(state.#binding, state.#link, direction)
+  }
+
+  /** The stream is complete: its signal aborts, reads still waiting reject. */
+  static complete(state: StreamState): void {
+    state.#abort?.abort(new DOMException('the stream is complete (its response was sent, or it was reset)', 'AbortError'))
+    state.#request.touchedBody?.complete()
+    state.#response.touchedBody?.complete()
+  }
+
+  get request(): StreamSide<RequestHeaderMapImpl> {
+    return this.#request
+  }
+
+  get response(): StreamSide<ResponseHeaderMapImpl> {
+    return this.#response
+  }
+
+  get info(): StreamInfo {
+    return (this.#info ??= createStreamInfo(this.#binding, this.#link))
+  }
+
+  get metadata(): Metadata {
+    return (this.#metadata ??= createMetadata(this.#binding, this.#link))
+  }
+
+  get filterState(): FilterState {
+    return (this.#filterState ??= createFilterState(this.#binding, this.#link))
+  }
+
+  get signal(): AbortSignal {
+    if (!this.#abort) {
+      this.#abort = new AbortController()
+      if (this.#link.alive) this.#watchComplete()
+      else this.#abort.abort(new DOMException('the stream is complete', 'AbortError'))
+    }
+    return this.#abort.signal
+  }
+
+  clearRouteCache(): void {
+    this.#link.check()
+    this.#binding.clearRouteCache(this.#link.token)
   }
 
   /** The filter's per-stream instance (a class filter, made on first use) or its shared hooks. */

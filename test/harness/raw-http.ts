@@ -83,6 +83,18 @@ export interface RawResponse {
 
 /** One request on a fresh connection (`connection: close`); the response as raw bytes. */
 export function rawRequest(port: number, path: string, headers: Record<string, string> = {}): Promise<RawResponse> {
+  const lines = [`GET ${path} HTTP/1.1`, 'host: test', 'connection: close']
+  for (const [name, value] of Object.entries(headers)) lines.push(`${name}: ${value}`)
+  return rawExchange(port, [Buffer.from(lines.join('\r\n') + '\r\n\r\n', 'latin1')], path)
+}
+
+/**
+ * Writes a request given as raw pieces (each written separately, a few ms apart, so the proxy sees
+ * several reads) on a fresh connection, and returns the raw response. The request must ask for
+ * `connection: close`.
+ */
+export function rawExchange(port: number, pieces: Buffer[], label = 'request'): Promise<RawResponse> {
+  const path = label
   return new Promise((resolve, reject) => {
     const socket = net.connect(port, '127.0.0.1')
     const chunks: Buffer[] = []
@@ -97,8 +109,11 @@ export function rawRequest(port: number, path: string, headers: Record<string, s
       resolve({ status: Number(head.firstLine.split(' ')[1]), head, body: all.subarray(end + 4) })
       socket.destroy()
     })
-    const lines = [`GET ${path} HTTP/1.1`, 'host: test', 'connection: close']
-    for (const [name, value] of Object.entries(headers)) lines.push(`${name}: ${value}`)
-    socket.write(lines.join('\r\n') + '\r\n\r\n')
+    void (async () => {
+      for (const piece of pieces) {
+        socket.write(piece)
+        if (pieces.length > 1) await new Promise((r) => setTimeout(r, 5))
+      }
+    })()
   })
 }

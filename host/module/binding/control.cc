@@ -107,6 +107,14 @@ Napi::Value continueStream(const Napi::CallbackInfo& info) {
   return info.Env().Undefined();
 }
 
+// (token): onStreamComplete must reach the SDK (a signal to abort, a read to reject).
+Napi::Value notifyComplete(const Napi::CallbackInfo& info) {
+  Stream* stream = streamOf(info, "notifyComplete", false);
+  if (stream == nullptr) return info.Env().Undefined();
+  stream->notifyComplete();
+  return info.Env().Undefined();
+}
+
 // (token) -> [streamId, workerIndex]
 Napi::Value streamInfo(const Napi::CallbackInfo& info) {
   Stream* stream = streamOf(info, "streamInfo");
