@@ -83,7 +83,11 @@ export interface FilterContext {
 // as the typo `onResponseHeader`, gets a warning; other names are the filter's own helpers.
 const HOOK_NAMES: Record<keyof FilterHooks, true> = {
   onRequestHeaders: true,
+  onRequestBody: true,
+  onRequestTrailers: true,
   onResponseHeaders: true,
+  onResponseBody: true,
+  onResponseTrailers: true,
   onStreamComplete: true,
   onDestroy: true,
 }
