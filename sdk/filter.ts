@@ -5,7 +5,7 @@ import type { NativeBinding } from './internal/binding.js'
 import { FILTER_BRAND_SYMBOL, type FilterBrand } from './internal/brand.js'
 import { LogLevelValue } from './internal/contract.js'
 import { describe } from './internal/describe.js'
-import { createDispatcher, hookMask } from './internal/dispatcher.js'
+import { createDispatcher, hookMask, withLogContext } from './internal/dispatcher.js'
 import { LOG_LEVELS } from './internal/stream-state.js'
 import { isStandardSchema, toConfigIssue, type InferConfig, type StandardSchemaV1 } from './schema.js'
 import type { LogLevel, Stream } from './stream.js'
@@ -51,8 +51,9 @@ export interface FilterHooks {
 }
 
 /**
- * A filter with per-stream state: a class whose instances are made once per stream (cheaply: only a
- * constructor call) and whose methods are the hooks. It receives the stream's handle.
+ * A filter with per-stream state: a class whose instances are made once per stream — when its
+ * request headers arrive, so the constructor can read them and a start time taken there is the
+ * stream's — and whose methods are the hooks. It receives the stream's handle.
  *
  * @example
  * create: (config) => class {
@@ -187,7 +188,7 @@ export function defineFilter<Schema extends StandardSchemaV1 = StandardSchemaV1<
           destroyCallbacks.push(callback)
         },
       }
-      const created = definition.create(config as InferConfig<Schema>, context) as FilterHooks | FilterClass
+      const created = withLogContext({ logPrefix: () => `[${name}]` }, () => definition.create(config as InferConfig<Schema>, context)) as FilterHooks | FilterClass
       if (typeof created === 'function') {
         if (!created.prototype || hookMask(created.prototype) === 0) {
           throw new NodevoyError(

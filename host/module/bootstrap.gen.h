@@ -42,10 +42,12 @@ constexpr const char* kBootstrapSource = R"JS("use strict";
   var import_module = __toESM(__require("module"), 1);
   var import_os = __toESM(__require("os"), 1);
   var import_path = __toESM(__require("path"), 1);
+  var import_util = __require("util");
 
   // sdk/internal/contract.ts
   var PROTOCOL_VERSION = 2;
   var FILTER_BRAND = `nodevoy.filter.v${PROTOCOL_VERSION}`;
+  var LOG_CONTEXT = "nodevoy.logContext";
 
   // sdk/internal/describe.ts
   function describe(error) {
@@ -223,6 +225,25 @@ constexpr const char* kBootstrapSource = R"JS("use strict";
     if (String(name) === "nodevoy") throw notAllowed("process._linkedBinding('nodevoy')", "the binding is internal to the SDK");
     return linkedBinding(name);
   };
+  var logContextKey = Symbol.for(LOG_CONTEXT);
+  function consoleMethod(level) {
+    return (...args) => {
+      try {
+        if (!binding.logEnabled(level)) return;
+        const context = globalThis[logContextKey];
+        const prefix = context ? context.logPrefix() : "[nodevoy]";
+        binding.log(level, `${prefix} ${(0, import_util.format)(...args)}`);
+      } catch {
+      }
+    };
+  }
+  console.log = consoleMethod(2 /* Info */);
+  console.info = consoleMethod(2 /* Info */);
+  console.debug = consoleMethod(1 /* Debug */);
+  console.warn = consoleMethod(3 /* Warn */);
+  console.error = consoleMethod(4 /* Error */);
+  var consoleTrace = consoleMethod(1 /* Debug */);
+  console.trace = (...args) => consoleTrace((0, import_util.format)(...args), "\n", new Error("trace").stack?.split("\n").slice(2).join("\n"));
   binding.setup({
     tickFlag,
     processTicks,

@@ -8,8 +8,9 @@ import fs from 'fs'
 import Module from 'module'
 import os from 'os'
 import path from 'path'
+import { format } from 'util'
 import type { NativeBinding } from './binding.js'
-import { FILTER_BRAND, LogLevelValue } from './contract.js'
+import { FILTER_BRAND, LOG_CONTEXT, LogLevelValue } from './contract.js'
 import { describe } from './describe.js'
 import { findFilter } from './find-filter.js'
 
@@ -148,6 +149,30 @@ process._linkedBinding = (name: string) => {
   if (String(name) === 'nodevoy') throw notAllowed("process._linkedBinding('nodevoy')", 'the binding is internal to the SDK')
   return linkedBinding(name)
 }
+
+// ---- console: to Envoy's log (logger dynamic_modules), tagged with the filter and the stream ----
+// Inside a hook's synchronous part the tag names the filter and stream; elsewhere (timers, code run
+// after an await) the filter only, when known. Nothing is formatted when Envoy's level is off.
+const logContextKey = Symbol.for(LOG_CONTEXT)
+function consoleMethod(level: LogLevelValue): (...args: unknown[]) => void {
+  return (...args: unknown[]) => {
+    try {
+      if (!binding.logEnabled(level)) return
+      const context = (globalThis as unknown as Record<symbol, { logPrefix(): string } | undefined>)[logContextKey]
+      const prefix = context ? context.logPrefix() : '[nodevoy]'
+      binding.log(level, `${prefix} ${format(...args)}`)
+    } catch {
+      // logging never throws into filter code
+    }
+  }
+}
+console.log = consoleMethod(LogLevelValue.Info)
+console.info = consoleMethod(LogLevelValue.Info)
+console.debug = consoleMethod(LogLevelValue.Debug)
+console.warn = consoleMethod(LogLevelValue.Warn)
+console.error = consoleMethod(LogLevelValue.Error)
+const consoleTrace = consoleMethod(LogLevelValue.Debug)
+console.trace = (...args: unknown[]) => consoleTrace(format(...args), '\n', new Error('trace').stack?.split('\n').slice(2).join('\n'))
 
 binding.setup({
   tickFlag,

@@ -20,6 +20,13 @@ export const FILTER_BRAND = `nodevoy.filter.v${PROTOCOL_VERSION}`
 /** Concurrent streams per worker environment; a stream token is generation × SLOTS + slot. */
 export const SLOTS = 65536
 
+/**
+ * Symbol.for(LOG_CONTEXT) on globalThis: while a hook (or create()) runs, an object whose
+ * logPrefix() tags console output with the filter and stream ("[name][stream 7]"); the bootstrap's
+ * console reads it. Shared through a global because each bundle carries its own copy of the SDK.
+ */
+export const LOG_CONTEXT = 'nodevoy.logContext'
+
 /** Hook kinds. Bit (1 << kind) of a filter's hook mask says it implements that hook. */
 export const enum HookKind {
   RequestHeaders = 1,

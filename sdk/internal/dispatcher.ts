@@ -6,7 +6,7 @@ import { NodevoyError } from '../errors.js'
 import type { FilterHooks, HookResult } from '../filter.js'
 import type { Stream } from '../stream.js'
 import type { FilterInstanceHandle, NativeBinding, StreamToken } from './binding.js'
-import { Action, Direction, HOOKS, HookKind, LogLevelValue, SLOTS } from './contract.js'
+import { Action, Direction, HOOKS, HookKind, LOG_CONTEXT, LogLevelValue, SLOTS } from './contract.js'
 import { describe } from './describe.js'
 import { StreamLink } from './link.js'
 import { StreamState } from './stream-state.js'
@@ -16,6 +16,25 @@ export type Created = FilterHooks | (new (stream: Stream) => FilterHooks)
 
 const HOOK_NAMES: Record<number, string> = Object.fromEntries(HOOKS.map((h) => [h.kind, h.name]))
 const HOOK_DIRECTIONS: Record<number, Direction> = Object.fromEntries(HOOKS.map((h) => [h.kind, h.direction]))
+
+/** What console output inside a hook is tagged with (read by the bootstrap's console). */
+export interface LogContext {
+  logPrefix(): string
+}
+
+const logContextKey = Symbol.for(LOG_CONTEXT)
+const globals = globalThis as unknown as Record<symbol, LogContext | undefined>
+
+/** Runs fn with console output tagged by context. */
+export function withLogContext<T>(context: LogContext, fn: () => T): T {
+  const previous = globals[logContextKey]
+  globals[logContextKey] = context
+  try {
+    return fn()
+  } finally {
+    globals[logContextKey] = previous
+  }
+}
 
 /** Bit (1 << kind) for each hook the filter implements (own or inherited methods). */
 export function hookMask(target: object): number {
@@ -33,12 +52,21 @@ function isThenable(value: unknown): value is PromiseLike<HookResult> {
 /** Builds what libnodevoy calls for one filter config in one Node environment. */
 export function createDispatcher(binding: NativeBinding, filterName: string, created: Created, onDestroy?: () => void): FilterInstanceHandle {
   const liveness = binding.liveness
+  // The log context of the stream whose hook runs now (one object per dispatcher, no allocation).
+  const logContext = {
+    state: undefined as StreamState | undefined,
+    logPrefix(): string {
+      return this.state ? StreamState.logPrefix(this.state) : `[${filterName}]`
+    },
+  }
   const streams: (StreamState | undefined)[] = []
   const perStream = typeof created === 'function'
   const FilterClass = created as new (stream: Stream) => FilterHooks
   const shared = created as FilterHooks
   const makeFilter = perStream ? (stream: Stream) => new FilterClass(stream) : () => shared
-  const mask = hookMask(perStream ? FilterClass.prototype : shared)
+  // A per-stream instance is made when the request headers arrive (its constructor can read them, and
+  // a start time taken there is the stream's), whether or not the class has onRequestHeaders.
+  const mask = perStream ? hookMask(FilterClass.prototype) | (1 << HookKind.RequestHeaders) : hookMask(shared)
 
   // Logs a failed hook; never throws, whatever was thrown.
   const fail = (state: StreamState, kind: HookKind, error: unknown): Action => {
@@ -83,8 +111,10 @@ export function createDispatcher(binding: NativeBinding, filterName: string, cre
   // Runs a hook (or an internal event) for the stream; what it returns, or a promise of it.
   const call = (state: StreamState, kind: HookKind, endOfStream: boolean): HookResult | PromiseLike<HookResult> => {
     switch (kind) {
-      case HookKind.RequestHeaders:
-        return StreamState.filter(state, makeFilter).onRequestHeaders!(state.request.headers, state, endOfStream)
+      case HookKind.RequestHeaders: {
+        const filter = StreamState.filter(state, makeFilter)
+        return filter.onRequestHeaders ? filter.onRequestHeaders(state.request.headers, state, endOfStream) : undefined
+      }
       case HookKind.ResponseHeaders:
         return StreamState.filter(state, makeFilter).onResponseHeaders!(state.response.headers, state, endOfStream)
       case HookKind.RequestBody:
@@ -127,6 +157,10 @@ export function createDispatcher(binding: NativeBinding, filterName: string, cre
       state = new StreamState(binding, filterName, new StreamLink(token, liveness))
       streams[slot] = state
     }
+    const previousContext = globals[logContextKey]
+    const previousState = logContext.state
+    logContext.state = state
+    globals[logContextKey] = logContext
     try {
       const returned = call(state, kind, endOfStream)
       if (isThenable(returned)) {
@@ -143,6 +177,9 @@ export function createDispatcher(binding: NativeBinding, filterName: string, cre
       return settle(returned)
     } catch (error) {
       return fail(state, kind, error)
+    } finally {
+      globals[logContextKey] = previousContext
+      logContext.state = previousState
     }
   }
 

@@ -91,6 +91,7 @@ export class StreamState implements Stream {
   #filterState: FilterState | undefined
   #abort: AbortController | undefined
   #watchingComplete = false
+  #completed = false
   #filter: FilterHooks | undefined
 
   constructor(binding: NativeBinding, filterName: string, link: StreamLink) {
@@ -100,6 +101,11 @@ export class StreamState implements Stream {
     const watch = () => this.#watchComplete()
     this.#request = new Side(binding, link, Direction.Request, () => new RequestHeaderMapImpl(binding, link, HeaderMapType.Request), watch)
     this.#response = new Side(binding, link, Direction.Response, () => new ResponseHeaderMapImpl(binding, link, HeaderMapType.Response), watch)
+  }
+
+  /** Tags console output from this stream's hooks (LOG_CONTEXT). */
+  static logPrefix(state: StreamState): string {
+    return `[${state.#filterName}][stream ${state.#link.alive ? state.streamId : 'gone'}]`
   }
 
   /** onStreamComplete must reach the SDK for this stream, hook or not. */
@@ -123,6 +129,7 @@ export class StreamState implements Stream {
 
   /** The stream is complete: its signal aborts, reads still waiting reject. */
   static complete(state: StreamState): void {
+    state.#completed = true
     state.#abort?.abort(new DOMException('the stream is complete (its response was sent, or it was reset)', 'AbortError'))
     state.#request.touchedBody?.complete()
     state.#response.touchedBody?.complete()
@@ -151,8 +158,8 @@ export class StreamState implements Stream {
   get signal(): AbortSignal {
     if (!this.#abort) {
       this.#abort = new AbortController()
-      if (this.#link.alive) this.#watchComplete()
-      else this.#abort.abort(new DOMException('the stream is complete', 'AbortError'))
+      if (this.#link.alive && !this.#completed) this.#watchComplete()
+      else this.#abort.abort(new DOMException('the stream is complete (its response was sent, or it was reset)', 'AbortError'))
     }
     return this.#abort.signal
   }

@@ -46,3 +46,18 @@ t.test('a 1 MB upload through a filter that never reads the body copies 0 body b
     t.equal(crossings, '1', 'and no crossing for the body')
   }),
 )
+
+t.test('a 1 MB download through a filter that never reads the body copies 0 body bytes', (t) =>
+  forEachTarget(t, async (t, target) => {
+    const bundle = await bundled('test/filters/read-headers.ts')
+    const { proxy } = await startProxyWithUpstream(t, target, { filters: [nodevoyFilter({ name: 'read', bundle })] }, { concurrency: 1 })
+    const res = await request(`${proxy.url}/bytes/${1024 * 1024}`)
+    const body = Buffer.from(await res.body.arrayBuffer())
+    t.equal(body.length, 1024 * 1024, 'the client got the whole body')
+    const [crossingsAtHeaders, bytesAtHeaders] = String(res.headers['x-stats-response']).split(',')
+    const last = await request(`${proxy.url}/last-stats`)
+    const [crossingsAtEnd, bytesAtEnd] = (await last.body.text()).split(',')
+    t.equal(bytesAtEnd, bytesAtHeaders, 'no byte copied after the response headers: 0 body bytes')
+    t.equal(crossingsAtEnd, String(Number(crossingsAtHeaders) + 2), 'and no crossing for the body (only the two header sets)')
+  }),
+)
