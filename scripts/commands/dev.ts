@@ -205,6 +205,14 @@ export function startDev(entry: string, options: DevOptions): DevSession {
       },
     })
     host = launched
+    // A process that exits without stop() (a test that forgot it, an uncaught error) takes its dev
+    // host and files along instead of leaving them behind.
+    const killOnExit = () => {
+      launched.child.kill('SIGKILL')
+      if (work) fs.rmSync(work, { recursive: true, force: true })
+    }
+    process.once('exit', killOnExit)
+    void launched.exited.then(() => process.off('exit', killOnExit))
     try {
       session.adminUrl = await waitReady(launched, adminPath, 30_000)
     } catch (error) {
