@@ -1,4 +1,3 @@
-import type { z } from 'zod'
 import { ConfigError, NodevoyError } from './errors.js'
 import type { BodyChunk } from './body.js'
 import type { RequestHeaderMap, ResponseHeaderMap, TrailerMap } from './headers.js'
@@ -8,6 +7,7 @@ import { LogLevelValue } from './internal/contract.js'
 import { describe } from './internal/describe.js'
 import { createDispatcher, hookMask, withLogContext } from './internal/dispatcher.js'
 import { LOG_LEVELS } from './internal/stream-state.js'
+import { isStandardSchema, toConfigIssue, type InferConfig, type StandardSchemaV1 } from './schema.js'
 import type { LogLevel, Stream } from './stream.js'
 
 /**
@@ -79,11 +79,29 @@ export interface FilterContext {
   onDestroy(callback: () => void): void
 }
 
+// Every hook name FilterHooks declares (a hook added there must be added here: the Record type
+// says so). A name create() returns that looks like a hook (on + capital) but is none of these, such
+// as the typo `onResponseHeader`, gets a warning; other names are the filter's own helpers.
+const HOOK_NAMES: Record<keyof FilterHooks, true> = {
+  onRequestHeaders: true,
+  onRequestBody: true,
+  onRequestTrailers: true,
+  onResponseHeaders: true,
+  onResponseBody: true,
+  onResponseTrailers: true,
+  onStreamComplete: true,
+  onDestroy: true,
+}
+
 /** A filter's definition, as written by its author. */
-export interface FilterDefinition<Schema extends z.ZodType = z.ZodType<unknown>> {
+export interface FilterDefinition<Schema extends StandardSchemaV1 = StandardSchemaV1<unknown>> {
   /** The filter's name; the Envoy config selects it with `"filter": "<name>"`. */
   name: string
-  /** A zod schema for the filter's config; Envoy refuses configs it rejects, naming the field. */
+  /**
+   * A schema for the filter's config: any Standard Schema validator (zod 3.24+ or 4, valibot 1+,
+   * arktype 2+, ...). Envoy refuses a config it rejects, naming the field. Without a schema, `create`
+   * gets the config as parsed from JSON (`{}` when Envoy's config has none).
+   */
   config?: Schema
   /**
    * Sets the filter up for a validated config. Called once per Envoy worker (each has its own Node
@@ -91,11 +109,11 @@ export interface FilterDefinition<Schema extends z.ZodType = z.ZodType<unknown>>
    * setup here (parsed keys, clients). Returns the hooks — an object shared by the worker's streams,
    * or a class ({@link FilterClass}) instantiated once per stream for per-request state.
    */
-  create(config: z.output<Schema>, context: FilterContext): FilterHooks | FilterClass
+  create(config: InferConfig<Schema>, context: FilterContext): FilterHooks | FilterClass
 }
 
 /** A filter made by {@link defineFilter}: export it (default or named) from the bundle's entry. */
-export interface Filter<Schema extends z.ZodType = z.ZodType<unknown>> {
+export interface Filter<Schema extends StandardSchemaV1 = StandardSchemaV1<unknown>> {
   /** The filter's name, as given to defineFilter. */
   readonly name: string
   /** The definition it was made from (for tools and tests). */
@@ -118,7 +136,7 @@ export interface Filter<Schema extends z.ZodType = z.ZodType<unknown>> {
  *   }),
  * })
  */
-export function defineFilter<Schema extends z.ZodType = z.ZodType<unknown>>(
+export function defineFilter<Schema extends StandardSchemaV1 = StandardSchemaV1<unknown>>(
   definition: FilterDefinition<Schema>,
 ): Filter<Schema> {
   if (typeof definition?.name !== 'string' || definition.name === '') {
@@ -126,6 +144,13 @@ export function defineFilter<Schema extends z.ZodType = z.ZodType<unknown>>(
   }
   if (typeof definition.create !== 'function') {
     throw new NodevoyError('NODEVOY_ERR_INVALID_ARGUMENT', `defineFilter(${definition.name}): \`create\` must be a function`)
+  }
+  if (definition.config !== undefined && !isStandardSchema(definition.config)) {
+    throw new NodevoyError(
+      'NODEVOY_ERR_INVALID_ARGUMENT',
+      `defineFilter(${definition.name}): \`config\` must be a Standard Schema (an object with ['~standard'].validate), ` +
+        'e.g. a zod (3.24+), valibot (1+) or arktype (2+) schema',
+    )
   }
   const name = definition.name
   const brand: FilterBrand = {
@@ -139,17 +164,17 @@ export function defineFilter<Schema extends z.ZodType = z.ZodType<unknown>>(
       }
       let config: unknown = raw
       if (definition.config) {
-        const result = definition.config.safeParse(raw)
-        if (!result.success) {
-          throw new ConfigError(
-            name,
-            result.error.issues.map((issue) => ({
-              path: issue.path.map((p) => (typeof p === 'number' ? p : String(p))),
-              message: issue.message,
-            })),
+        const result = definition.config['~standard'].validate(raw)
+        if (result instanceof Promise) {
+          result.catch(() => {})  // nobody can wait for it; the error below says why
+          throw new NodevoyError(
+            'NODEVOY_ERR_INVALID_ARGUMENT',
+            `filter "${name}": its config schema validates asynchronously (it returned a Promise), but Envoy loads ` +
+              'configs synchronously: use a schema without async checks (e.g. no async refine)',
           )
         }
-        config = result.data
+        if (result.issues) throw new ConfigError(name, result.issues.map(toConfigIssue))
+        config = result.value
       }
       const workerIndex = binding.workerIndex()
       const destroyCallbacks: (() => void)[] = []
@@ -163,7 +188,7 @@ export function defineFilter<Schema extends z.ZodType = z.ZodType<unknown>>(
           destroyCallbacks.push(callback)
         },
       }
-      const created = withLogContext({ logPrefix: () => `[${name}]` }, () => definition.create(config as z.output<Schema>, context)) as FilterHooks | FilterClass
+      const created = withLogContext({ logPrefix: () => `[${name}]` }, () => definition.create(config as InferConfig<Schema>, context)) as FilterHooks | FilterClass
       if (typeof created === 'function') {
         if (!created.prototype || hookMask(created.prototype) === 0) {
           throw new NodevoyError(
@@ -175,6 +200,13 @@ export function defineFilter<Schema extends z.ZodType = z.ZodType<unknown>>(
         throw new NodevoyError('NODEVOY_ERR_INVALID_ARGUMENT', `filter "${name}": create() must return an object of hooks or a class`)
       } else if (typeof created.onDestroy === 'function') {
         destroyCallbacks.push(() => created.onDestroy!())
+      }
+      const names =
+        typeof created === 'function'
+          ? Object.getOwnPropertyNames(created.prototype).filter((key) => key !== 'constructor')
+          : Object.keys(created)
+      for (const key of names) {
+        if (/^on[A-Z]/.test(key) && !Object.hasOwn(HOOK_NAMES, key)) binding.log(LogLevelValue.Warn, `[${name}] ${unknownHookMessage(key)}`)
       }
       const onDestroy = () => {
         for (const callback of destroyCallbacks) {
@@ -189,4 +221,28 @@ export function defineFilter<Schema extends z.ZodType = z.ZodType<unknown>>(
     },
   }
   return Object.freeze({ name, definition, [FILTER_BRAND_SYMBOL]: brand })
+}
+
+/** The warning for a name create() returned that is not a hook, with the closest hook name. */
+function unknownHookMessage(key: string): string {
+  let best: string | undefined
+  let bestDistance = Infinity
+  for (const hook of Object.keys(HOOK_NAMES)) {
+    const d = editDistance(key.toLowerCase(), hook.toLowerCase())
+    if (d < bestDistance) [best, bestDistance] = [hook, d]
+  }
+  const guess = best !== undefined && bestDistance <= 3 ? ` (did you mean "${best}"?)` : ''
+  return `create() returned "${key}", which is not a hook nodevoy calls${guess}; hooks: ${Object.keys(HOOK_NAMES).join(', ')}`
+}
+
+function editDistance(a: string, b: string): number {
+  let previous = Array.from({ length: b.length + 1 }, (_, j) => j)
+  for (let i = 1; i <= a.length; i++) {
+    const current = [i]
+    for (let j = 1; j <= b.length; j++) {
+      current[j] = Math.min(previous[j]! + 1, current[j - 1]! + 1, previous[j - 1]! + (a[i - 1] === b[j - 1] ? 0 : 1))
+    }
+    previous = current
+  }
+  return previous[b.length]!
 }

@@ -9,6 +9,7 @@
 #include <chrono>
 
 #include "envoy_api.h"
+#include "node_runtime.h"
 #include "stream.h"
 #include "worker_env.h"
 
@@ -55,10 +56,12 @@ void LoopPoller::poke() {
 }
 
 void LoopPoller::publish(bool streams_waiting) {
-  // The keepalive holds the loop while streams wait on it, so unref'd timers still fire for them.
-  if (streams_waiting != keepalive_ref_) {
-    keepalive_ref_ = streams_waiting;
-    if (streams_waiting) {
+  // The keepalive holds the loop while streams wait on it, so unref'd timers still fire for them;
+  // always in the environment with the inspector, so its messages are dispatched while idle.
+  const bool keep = streams_waiting || isInspectedEnv(env_.index());
+  if (keep != keepalive_ref_) {
+    keepalive_ref_ = keep;
+    if (keep) {
       uv_ref(reinterpret_cast<uv_handle_t*>(&keepalive_));
     } else {
       uv_unref(reinterpret_cast<uv_handle_t*>(&keepalive_));

@@ -10,6 +10,18 @@
 
 namespace nodevoy {
 
+const InspectSettings& inspectSettings() {
+  static const InspectSettings settings = [] {
+    InspectSettings s;
+    if (const char* address = getenv("NODEVOY_INSPECT")) s.address = address;
+    if (const char* worker = getenv("NODEVOY_INSPECT_WORKER")) s.worker = static_cast<uint32_t>(strtoul(worker, nullptr, 10));
+    return s;
+  }();
+  return settings;
+}
+
+bool isInspectedEnv(uint32_t index) { return !inspectSettings().address.empty() && index == inspectSettings().worker; }
+
 NodeRuntime& NodeRuntime::instance() {
   static NodeRuntime* runtime = new NodeRuntime();  // process lifetime; V8 cannot be re-initialised
   return *runtime;
@@ -37,6 +49,7 @@ bool NodeRuntime::initialize(std::string* error) {
       start = end + 1;
     }
   }
+  if (!inspectSettings().address.empty()) argv.push_back("--inspect=" + inspectSettings().address);
   init_ = node::InitializeOncePerProcess(
       argv, static_cast<node::ProcessInitializationFlags::Flags>(
                 kNoInitializeV8 | kNoInitializeNodeV8Platform | kNoStdioInitialization | kNoDefaultSignalHandling |

@@ -28,6 +28,17 @@ namespace nodevoy {
 class FilterConfig;
 class WorkerEnv;
 
+// NODEVOY_INSPECT=host:port opens Node's inspector (a debugger endpoint, as `node --inspect`) on one
+// environment: worker NODEVOY_INSPECT_WORKER (default 0). Node's inspector agent keeps process-wide
+// state, so only one environment gets one; every other one is created without. A: read once.
+struct InspectSettings {
+  std::string address;  // empty: no inspector
+  uint32_t worker = 0;
+};
+const InspectSettings& inspectSettings();
+// A. Whether the environment of this index is the one with the inspector.
+bool isInspectedEnv(uint32_t index);
+
 class NodeRuntime {
  public:
   static NodeRuntime& instance();

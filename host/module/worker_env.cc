@@ -27,8 +27,9 @@ std::unique_ptr<WorkerEnv> WorkerEnv::create(uint32_t index, std::string* error)
   NodeRuntime& runtime = NodeRuntime::instance();
   std::unique_ptr<WorkerEnv> self(new WorkerEnv(index));
   std::vector<std::string> errors;
-  auto flags = static_cast<node::EnvironmentFlags::Flags>(node::EnvironmentFlags::kNoCreateInspector |
-                                                           node::EnvironmentFlags::kNoGlobalSearchPaths);
+  auto flags = static_cast<node::EnvironmentFlags::Flags>(
+      node::EnvironmentFlags::kNoGlobalSearchPaths |
+      (isInspectedEnv(index) ? node::EnvironmentFlags::kOwnsInspector : node::EnvironmentFlags::kNoCreateInspector));
   self->setup_ = node::CommonEnvironmentSetup::Create(runtime.platform(), &errors, runtime.args(), runtime.execArgs(),
                                                       flags, node::AllocateEnvironmentThreadId());
   if (!self->setup_) {
@@ -68,6 +69,14 @@ std::unique_ptr<WorkerEnv> WorkerEnv::create(uint32_t index, std::string* error)
       return nullptr;
     }
     self->drainTicksAndMicrotasks();
+    if (isInspectedEnv(index)) {
+      // The inspector wakes this loop with uv_async_send, but an idle loop (every handle unref'd)
+      // is never run, and libuv adds fds to its epoll set only when it runs. The poller keeps this
+      // loop alive (publish); run it once, so debugger messages are dispatched before any traffic.
+      self->poller_.publish(false);
+      uv_run(self->loop_, UV_RUN_NOWAIT);
+      self->poller_.publish(false);
+    }
   }
   self->poller_.start();
   NV_DEBUG("nodevoy: Node environment %u ready", index);
