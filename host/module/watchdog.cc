@@ -8,6 +8,7 @@
 #include <node.h>
 #include <v8.h>
 
+#include "log.h"
 #include "sandbox_stats.h"
 
 namespace nodevoy {
@@ -83,6 +84,10 @@ void Watchdog::run() {
       if (slot->started.load(std::memory_order_acquire) != started) continue;
       slot->stopped_run.store(started, std::memory_order_relaxed);
       stops_.fetch_add(1, std::memory_order_relaxed);
+      NV_WARN("nodevoy: the watchdog stops JS that ran over its CPU budget of %u ms (%s)", static_cast<unsigned>(budget),
+              slot->phase.load(std::memory_order_relaxed) == static_cast<uint8_t>(Phase::Loop)
+                  ? "in a Node callback: its environment is stopped and will be rebuilt"
+                  : "in a hook or an async continuation: that execution only");
       if (slot->phase.load(std::memory_order_relaxed) != static_cast<uint8_t>(Phase::Loop)) {
         slot->isolate->TerminateExecution();
       } else {

@@ -270,7 +270,6 @@ void WorkerEnv::removeWaiting(Stream* stream) {
 void WorkerEnv::enterFromWorker() {
   if (depth_++ > 0) return;
   t_js_depth++;
-  Watchdog::instance().begin(watchdog_slot_, Watchdog::Phase::Loop, Watchdog::instance().loopBudgetMs());
   if (worker_locker_ == nullptr) {
     {
       std::unique_lock<std::mutex> lock(state_mutex_);
@@ -282,6 +281,8 @@ void WorkerEnv::enterFromWorker() {
     v8::HandleScope handle_scope(isolate_);
     context()->Enter();
   }
+  // Only once the isolate is ours: the slot describes the run of whoever holds it.
+  Watchdog::instance().begin(watchdog_slot_, Watchdog::Phase::Loop, Watchdog::instance().loopBudgetMs());
   if (tasks_pending_.load(std::memory_order_acquire)) runQueuedTasks();
 }
 

@@ -135,9 +135,9 @@ export class StreamState implements Stream {
     const timer = setTimeout(() => {
       state.#timers[direction] = undefined
       if (!state.#link.alive) return
-      if (state.#binding.timeoutStream(state.#link.token, direction)) {
-        state.#abort?.abort(new DOMException(`the ${direction === Direction.Request ? 'request' : 'response'} hook did not settle in time`, 'TimeoutError'))
-      }
+      // The signal first: answering the stream completes it, which would abort it as "complete".
+      state.#abort?.abort(new DOMException(`the ${direction === Direction.Request ? 'request' : 'response'} hook did not settle in time`, 'TimeoutError'))
+      state.#binding.timeoutStream(state.#link.token, direction)
     }, ms)
     timer.unref()
     state.#timers[direction] = timer
