@@ -18,6 +18,7 @@
         "host/module/envoy_api.cc",
         "host/module/elf_symbols.cc",
         "host/module/filter_config.cc",
+        "host/module/filter_config_json.cc",
         "host/module/header_rules.cc",
         "host/module/hooks.cc",
         "host/module/isolation.cc",

@@ -1,9 +1,9 @@
 #include "filter_config.h"
 
-#include <nlohmann/json.hpp>
 
 #include "contract.gen.h"
 #include "envoy_api.h"
+#include "filter_config_json.h"
 #include "js_call.h"
 #include "log.h"
 #include "node_runtime.h"
@@ -24,74 +24,18 @@ std::shared_ptr<FilterConfig> FilterConfig::create(nv_config_envoy_ptr config_en
   config->name_ = name;
   config->config_envoy_ = config_envoy;
   config->id_ = g_next_config_id.fetch_add(1);
-  nlohmann::json parsed;
-  try {
-    parsed = nlohmann::json::parse(json.empty() ? std::string("{}") : json);
-  } catch (const nlohmann::json::exception& e) {
-    *error = std::string("filter_config is not JSON (use a google.protobuf.Struct): ") + e.what();
+  FilterConfigFields fields;
+  if (std::string problem = parseFilterConfig(json, &fields); !problem.empty()) {
+    *error = problem;
     return nullptr;
   }
-  if (!parsed.is_object()) {
-    *error = "filter_config must be an object: {\"bundle\": \"/path/to/bundle.js\", \"filter\": \"name\", \"config\": {...}}";
-    return nullptr;
-  }
-  for (const auto& [key, value] : parsed.items()) {
-    bool known = false;
-    std::string expected;
-    for (const char* field : contract::kFilterConfigFields) {
-      known = known || key == field;
-      expected += (expected.empty() ? "" : ", ") + std::string(field);
-    }
-    if (!known) {
-      *error = "filter_config." + key + ": unknown field (expected " + expected + ")";
-      return nullptr;
-    }
-  }
-  if (!parsed.contains("bundle") || !parsed["bundle"].is_string() || parsed["bundle"].get<std::string>().empty()) {
-    *error = "filter_config.bundle: required, the absolute path of the bundle that `nodevoy build` wrote";
-    return nullptr;
-  }
-  config->bundle_path_ = parsed["bundle"].get<std::string>();
-  if (config->bundle_path_[0] != '/') {
-    *error = "filter_config.bundle: must be an absolute path, got \"" + config->bundle_path_ + "\"";
-    return nullptr;
-  }
-  if (parsed.contains("filter")) {
-    if (!parsed["filter"].is_string()) {
-      *error = "filter_config.filter: must be a string, the name given to defineFilter()";
-      return nullptr;
-    }
-    config->filter_name_ = parsed["filter"].get<std::string>();
-  }
-  if (parsed.contains("failOpen")) {
-    if (!parsed["failOpen"].is_boolean()) {
-      *error = "filter_config.failOpen: must be true or false";
-      return nullptr;
-    }
-    config->fail_open_ = parsed["failOpen"].get<bool>();
-  }
-  config->config_json_ = parsed.contains("config") ? parsed["config"].dump() : "{}";
-  config->cpu_budget_ms_ = Watchdog::instance().hookBudgetMs();
-  auto integer = [&](const char* field, uint32_t low, uint32_t high, uint32_t* out) {
-    if (!parsed.contains(field)) return true;
-    const auto& value = parsed[field];
-    if (!value.is_number_integer() || value.get<int64_t>() < low || value.get<int64_t>() > high) {
-      *error = std::string("filter_config.") + field + ": must be an integer " + std::to_string(low) + ".." +
-               std::to_string(high);
-      return false;
-    }
-    *out = static_cast<uint32_t>(value.get<int64_t>());
-    return true;
-  };
-  if (!integer("cpuBudgetMs", 1, 600000, &config->cpu_budget_ms_) ||
-      !integer("settleTimeoutMs", 1, 86400000, &config->settle_timeout_ms_) ||
-      !integer("timeoutStatus", 500, 504, &config->timeout_status_)) {
-    return nullptr;
-  }
-  if (config->timeout_status_ != 500 && config->timeout_status_ != 503 && config->timeout_status_ != 504) {
-    *error = "filter_config.timeoutStatus: must be 500, 503 or 504";
-    return nullptr;
-  }
+  config->bundle_path_ = fields.bundle;
+  config->filter_name_ = fields.filter;
+  config->config_json_ = fields.config_json;
+  config->fail_open_ = fields.fail_open;
+  config->cpu_budget_ms_ = fields.cpu_budget_ms != 0 ? fields.cpu_budget_ms : Watchdog::instance().hookBudgetMs();
+  config->settle_timeout_ms_ = fields.settle_timeout_ms;
+  config->timeout_status_ = fields.timeout_status;
 
   // Metrics may only be defined now, inside config_new.
   std::string metric = "nodevoy_filter_errors";
