@@ -8,10 +8,26 @@ import path from 'node:path'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { request } from 'undici'
 import YAML from 'yaml'
-import { devHostBin, libnodeDir, nodevoyModule, referenceModulesDir, testModulesDir } from './paths.js'
+import { devHostBin, devHostBinFor, libnodeDir, nodevoyModule, referenceModulesDir, testModulesDir } from './paths.js'
 
 export type Target = 'devhost' | 'envoy'
 export const TARGETS: Target[] = ['devhost', 'envoy']
+
+export const ENVOY_VERSIONS = ['1.38', '1.39', '1.40'] as const
+export type EnvoyVersion = (typeof ENVOY_VERSIONS)[number]
+
+/**
+ * The Envoy release the dev host imitates in this test run: NODEVOY_ENVOY_VERSION (1.38, 1.39 or 1.40),
+ * default 1.40. `npm run test:versions` runs the libnodevoy and example suites once per release.
+ */
+export function envoyVersionUnderTest(): EnvoyVersion {
+  const wanted = process.env.NODEVOY_ENVOY_VERSION
+  if (wanted === undefined || wanted === '') return '1.40'
+  if (!(ENVOY_VERSIONS as readonly string[]).includes(wanted)) {
+    throw new Error(`NODEVOY_ENVOY_VERSION must be one of ${ENVOY_VERSIONS.join(', ')}, got '${wanted}'`)
+  }
+  return wanted as EnvoyVersion
+}
 
 /** Why a target cannot run here, or null when it can. */
 export function unavailableReason(target: Target): string | null {
@@ -21,7 +37,8 @@ export function unavailableReason(target: Target): string | null {
     if (!fs.existsSync(bin)) return `ENVOY_BIN=${bin} does not exist`
     return null
   }
-  if (!fs.existsSync(devHostBin)) return `dev host not built (${devHostBin}); run npm run build:native`
+  const bin = devHostBinFor(envoyVersionUnderTest())
+  if (!fs.existsSync(bin)) return `dev host not built (${bin}); run npm run build:native`
   return null
 }
 
@@ -33,6 +50,8 @@ export interface StartOptions {
   /** Extra arguments for the proxy binary. */
   args?: string[]
   readyTimeoutMs?: number
+  /** Dev host only: the Envoy release to imitate (default: envoyVersionUnderTest()). */
+  envoyVersion?: EnvoyVersion
 }
 
 export interface Proxy {
@@ -79,7 +98,7 @@ function command(target: Target, configPath: string, adminPath: string, opts: St
     ...(opts.args ?? []),
   ]
   if (target === 'envoy') return [process.env.ENVOY_BIN!, [...args, '--use-dynamic-base-id']]
-  return [devHostBin, args]
+  return [devHostBin, [...args, '--envoy-version', opts.envoyVersion ?? envoyVersionUnderTest()]]
 }
 
 interface Launched {
