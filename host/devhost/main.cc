@@ -6,6 +6,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstdio>
 #include <cstring>
 #include <fstream>
@@ -273,6 +274,7 @@ void beginShutdown() {
 void onSignal(int, short, void*) { beginShutdown(); }
 
 std::string g_config_path;
+std::vector<InlineHeaderSpec> g_inline_headers;  // as registered at start-up
 
 bool sameEndpoints(const ClusterSpec& a, const ClusterSpec& b) {
   if (a.endpoints.size() != b.endpoints.size()) return false;
@@ -295,6 +297,11 @@ std::string reloadBootstrap() {
   }
   Server& server = Server::instance();
   if (spec.listeners.size() != server.listeners.size()) return "a reload cannot add or remove listeners";
+  auto sameInline = [](const InlineHeaderSpec& a, const InlineHeaderSpec& b) { return a.name == b.name && a.type == b.type; };
+  if (!std::equal(spec.inline_headers.begin(), spec.inline_headers.end(), g_inline_headers.begin(), g_inline_headers.end(),
+                  sameInline)) {
+    return "a reload cannot change inline_headers (Envoy registers them once, at start-up)";
+  }
   if (spec.clusters.size() != server.clusters.size()) return "a reload cannot add or remove clusters";
   for (const auto& cluster : spec.clusters) {
     auto it = server.clusters.find(cluster.name);
@@ -362,6 +369,13 @@ int main(int argc, char** argv) {
     DH_LOG(Main, Critical, "error initializing configuration '%s': %s", config_name.c_str(), e.what());
     return 1;
   }
+
+  // Bootstrap inline_headers, registered before any header map exists (Envoy's CustomInlineHeaderRegistry).
+  for (const auto& header : bootstrap.inline_headers) {
+    HeaderMap::registerInlineHeader(static_cast<HeaderMap::Kind>(static_cast<int>(header.type)), header.name);
+  }
+  HeaderMap::freezeInlineHeaders();
+  g_inline_headers = bootstrap.inline_headers;
 
   for (const auto& spec : bootstrap.clusters) {
     auto cluster = std::make_unique<Cluster>();

@@ -140,6 +140,8 @@ std::shared_ptr<HttpChain> HttpChain::create(const ListenerSpec& listener, const
   s.cx_total = &stats().counter(prefix + "downstream_cx_total");
   s.cx_active = &stats().gauge(prefix + "downstream_cx_active");
   s.rq_too_large = &stats().counter(prefix + "downstream_rq_too_large");
+  s.flow_control_paused_reading = &stats().counter(prefix + "downstream_flow_control_paused_reading_total");
+  s.flow_control_resumed_reading = &stats().counter(prefix + "downstream_flow_control_resumed_reading_total");
   s.filter_init_failed = &stats().counter(prefix + "devhost.filter_init_failed");
 
   for (const auto& filter_spec : listener.hcm.module_filters) {

@@ -138,6 +138,8 @@ class HttpChain {
     std::atomic<uint64_t>* cx_total;
     std::atomic<int64_t>* cx_active;
     std::atomic<uint64_t>* rq_too_large;
+    std::atomic<uint64_t>* flow_control_paused_reading;
+    std::atomic<uint64_t>* flow_control_resumed_reading;
     std::atomic<uint64_t>* filter_init_failed;
   } hcm_stats{};
 
