@@ -163,6 +163,7 @@ int ServerConnection::onHeadersComplete(http_parser* p) {
                                                  self->listener_.spec.per_connection_buffer_limit_bytes);
   self->stream_->setProtocol(self->http10_ ? "HTTP/1.0" : "HTTP/1.1");
   if (self->http10_ && !chain->spec().http1_accept_http_10) {
+    self->http10_ = false;  // refused: the answer is HTTP/1.1
     // Envoy's codec refuses HTTP/1.0 unless http_protocol_options.accept_http_10 is set: a 426 local
     // reply through the filter chain (created for it), and the connection closes.
     self->close_after_response_ = true;

@@ -98,7 +98,14 @@ function command(target: Target, configPath: string, adminPath: string, opts: St
     ...(opts.args ?? []),
   ]
   if (target === 'envoy') return [process.env.ENVOY_BIN!, [...args, '--use-dynamic-base-id']]
-  return [devHostBin, [...args, '--envoy-version', opts.envoyVersion ?? envoyVersionUnderTest()]]
+  const version = opts.envoyVersion ?? envoyVersionUnderTest()
+  // The default needs no flag (and NODEVOY_ENVOY_VERSION is not passed down: the flag says it all).
+  return [devHostBin, version === '1.40' ? args : [...args, '--envoy-version', version]]
+}
+
+function withoutEnvoyVersion(env: NodeJS.ProcessEnv): NodeJS.ProcessEnv {
+  const { NODEVOY_ENVOY_VERSION: _ignored, ...rest } = env
+  return rest
 }
 
 interface Launched {
@@ -121,7 +128,7 @@ function launch(target: Target, config: Record<string, unknown> | string, opts: 
     .join(':')
   const child = spawn(bin, args, {
     env: {
-      ...process.env,
+      ...withoutEnvoyVersion(process.env),
       ENVOY_DYNAMIC_MODULES_SEARCH_PATH: moduleSearchPath(),
       ...(libraryPath ? { LD_LIBRARY_PATH: libraryPath } : {}),
       ...opts.env,

@@ -319,6 +319,7 @@ static void parse_pairs(const char* text, kv_list* out) {
   X(destroyed_after_callback)   /* send_response/reset_stream returned with the stream destroyed */      \
   X(reply_encoded_inside_call)  /* send_response returned with the response headers already created */       \
   X(reply_completed_inside_call) /* send_response returned after this filter's stream_complete ran */        \
+  X(local_reply_hook_inside_call) /* send_response returned after our on_local_reply saw its reply */        \
   X(own_reply_response_hooks)   /* our response hooks called for our own local/streamed reply */         \
   X(local_reply_calls)          /* on_http_filter_local_reply */                                          \
   X(send_response_calls)        /* send_response made by the probe */                                    \
@@ -987,9 +988,11 @@ static void send_local_reply(ctx* c, uint32_t status, const kv_list* extra, cons
   nv_module_header* h = reply_headers(c, NULL, extra, &n, &names);
   c->s->finished = c->s->own_response = true;
   BUMP(send_response_calls);
+  unsigned local_replies_before = c->s->local_reply_count;
   envoy_dynamic_module_callback_http_send_response(c->fe, status, h, n, mb(body, body_len),
                                                    mb(details, details_len));
   check_alive_after(c, "send_response");
+  if (c->s->local_reply_count > local_replies_before) BUMP(local_reply_hook_inside_call);
   /* Envoy only prepares a reply sent during a request hook: no response headers and no stream_complete
    * until the hook returns. From other hooks it is encoded inside the call. */
   if (c->s->completed) BUMP(reply_completed_inside_call);
@@ -1058,9 +1061,13 @@ static void act_config(ctx* c) {
   sb_free(&ids);
 }
 
-/* Whether this object's symbols are in the global scope (loaded, or promoted, with RTLD_GLOBAL). */
+/* Whether this object's symbols are in the global scope (loaded, or promoted, with RTLD_GLOBAL). Looked
+ * up through the main program's handle: RTLD_DEFAULT from here would also search this object's own
+ * local scope. */
 static void act_global_visible(ctx* c) {
-  void* found = dlsym(RTLD_DEFAULT, "envoy_dynamic_module_on_program_init");
+  void* program = dlopen(NULL, RTLD_LAZY);
+  void* found = program ? dlsym(program, "envoy_dynamic_module_on_program_init") : NULL;
+  if (program) dlclose(program);
   bool visible = found == (void*)&envoy_dynamic_module_on_program_init;
   if (visible) BUMP(global_symbol_visible);
   report(c, "global-visible", "%s", bool_str(visible));
@@ -1561,6 +1568,10 @@ static void report_attribute(ctx* c, nv_attribute_id id, const char* name, bool 
   }
   nv_envoy_buffer v = {NULL, 0};
   bool ok = envoy_dynamic_module_callback_http_filter_get_attribute_string(c->fe, id, &v);
+  if (ok && v.length == 0) {
+    report(c, name, "(empty)"); /* available but empty; an empty header value would be no header at all */
+    return;
+  }
   report_bytes(c, name, ok ? (v.ptr ? v.ptr : "") : NULL, v.length);
 }
 
