@@ -85,7 +85,12 @@ std::shared_ptr<FilterConfig> FilterConfig::create(const DynamicModuleFilterSpec
 
 FilterConfig::~FilterConfig() {
   alive = false;
-  if (module_config_ != nullptr && hooks_ != nullptr) hooks_->config_destroy(module_config_);
+  if (module_config_ == nullptr || hooks_ == nullptr) return;
+  const std::string where = tls_worker != nullptr ? "worker " + std::to_string(tls_worker->index())
+                            : Server::instance().isMainThread() ? "the main thread"
+                                                                : "a non-Envoy thread";
+  DH_LOG(DynamicModules, Debug, "destroying filter config '%s' on %s", spec_.instance_name.c_str(), where.c_str());
+  hooks_->config_destroy(module_config_);
 }
 
 std::string FilterConfig::metricStatName(const ModuleMetric& metric, const std::vector<std::string>& label_values) const {
