@@ -252,15 +252,19 @@ class DecodingScope {
   bool active_;
 };
 
+// Runs one module hook of `dir` for `slot` with the hook bookkeeping around it.
+template <class Call>
+static auto runHook(ActiveStream& stream, int& decoding_depth, Direction dir, const FilterSlot& slot, Call call) {
+  HookScope scope(stream);
+  DecodingScope decoding(decoding_depth, dir);
+  return call(slot.config->hooks());
+}
+
 nv_headers_status ActiveStream::callHeadersHook(Direction dir, FilterSlot& slot, bool end_stream) {
-  nv_headers_status status;
-  {
-    HookScope scope(*this);
-    DecodingScope decoding(decoding_depth_, dir);
-    const auto& hooks = slot.config->hooks();
-    status = dir == Direction::Decode ? hooks.request_headers(&slot, slot.module_filter, end_stream)
-                                      : hooks.response_headers(&slot, slot.module_filter, end_stream);
-  }
+  const nv_headers_status status = runHook(*this, decoding_depth_, dir, slot, [&](const HttpFilterHooks& hooks) {
+    return dir == Direction::Decode ? hooks.request_headers(&slot, slot.module_filter, end_stream)
+                                    : hooks.response_headers(&slot, slot.module_filter, end_stream);
+  });
   afterHook(dir, slot, status == NV_HEADERS_CONTINUE);
   return status;
 }
@@ -271,28 +275,20 @@ nv_body_status ActiveStream::callBodyHook(Direction dir, FilterSlot& slot, Buffe
   // the buffered body at end of stream, so a buffering filter reads both at the end.
   Buffer* previous = ds.received;
   ds.received = &data;
-  nv_body_status status;
-  {
-    HookScope scope(*this);
-    DecodingScope decoding(decoding_depth_, dir);
-    const auto& hooks = slot.config->hooks();
-    status = dir == Direction::Decode ? hooks.request_body(&slot, slot.module_filter, end_stream)
-                                      : hooks.response_body(&slot, slot.module_filter, end_stream);
-  }
+  const nv_body_status status = runHook(*this, decoding_depth_, dir, slot, [&](const HttpFilterHooks& hooks) {
+    return dir == Direction::Decode ? hooks.request_body(&slot, slot.module_filter, end_stream)
+                                    : hooks.response_body(&slot, slot.module_filter, end_stream);
+  });
   ds.received = previous;
   afterHook(dir, slot, status == NV_BODY_CONTINUE);
   return status;
 }
 
 nv_trailers_status ActiveStream::callTrailersHook(Direction dir, FilterSlot& slot) {
-  nv_trailers_status status;
-  {
-    HookScope scope(*this);
-    DecodingScope decoding(decoding_depth_, dir);
-    const auto& hooks = slot.config->hooks();
-    status = dir == Direction::Decode ? hooks.request_trailers(&slot, slot.module_filter)
-                                      : hooks.response_trailers(&slot, slot.module_filter);
-  }
+  const nv_trailers_status status = runHook(*this, decoding_depth_, dir, slot, [&](const HttpFilterHooks& hooks) {
+    return dir == Direction::Decode ? hooks.request_trailers(&slot, slot.module_filter)
+                                    : hooks.response_trailers(&slot, slot.module_filter);
+  });
   afterHook(dir, slot, status == NV_TRAILERS_CONTINUE);
   return status;
 }

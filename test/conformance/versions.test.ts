@@ -3,12 +3,11 @@
 // continue flag and streamed replies, load-failure stats, config conversions, xDS attributes.
 // Facts and sources: docs/envoy-facts.md §25. Dev host only: a real Envoy is one release.
 import http from 'node:http'
-import type { AddressInfo } from 'node:net'
 import { setTimeout as sleep } from 'node:timers/promises'
 import t, { type Test } from 'tap'
 import { bootstrap, type BootstrapDef } from '../harness/config.js'
 import { ENVOY_VERSIONS, runExpectingFailure, startProxy, unavailableReason, type EnvoyVersion } from '../harness/proxy.js'
-import { startUpstream } from '../harness/upstream.js'
+import { startEarlyUpstream, startUpstream } from '../harness/upstream.js'
 import { globals, probe, rep, send, until } from './abi.support.js'
 
 /** Runs fn once per imitated release, each on its own dev host. */
@@ -103,20 +102,12 @@ t.test('on_http_filter_destroy: synchronous right after stream_complete before v
 
 t.test('v1.38: one continue flag for both directions; a request body frame makes continue_encoding a no-op', (t) =>
   forEachVersion(t, async (t, version) => {
-    // An upstream that answers as soon as the request headers arrive, before reading the body.
-    let answered!: () => void
-    const answeredPromise = new Promise<void>((r) => (answered = r))
-    const early = http.createServer((req, res) => {
-      res.writeHead(200, { 'content-type': 'text/plain' })
-      res.end('early')
-      answered()
-      req.resume()
-    })
-    await new Promise<void>((r) => early.listen(0, '127.0.0.1', r))
-    t.teardown(() => new Promise<void>((r) => { early.closeAllConnections(); early.close(() => r()) }))
+    // An upstream that answers on the request headers, before reading the body: an early response.
+    const early = await startEarlyUpstream()
+    t.teardown(() => early.close())
     const proxy = await startProxy(
       'devhost',
-      bootstrap({ filters: [quietProbe('a')], clusters: { backend: [(early.address() as AddressInfo).port] } }),
+      bootstrap({ filters: [quietProbe('a')], clusters: { backend: [early.port] } }),
       { envoyVersion: version },
     )
     t.teardown(() => proxy.stop())
@@ -131,7 +122,7 @@ t.test('v1.38: one continue flag for both directions; a request body frame makes
       req.on('error', (e) => { clearTimeout(timer); if ((e as NodeJS.ErrnoException).code === 'ECONNRESET') resolve('no-response'); else reject(e) })
       req.write('first')
       // The second body frame arrives while the probe's response hook waits (its status is Stop).
-      answeredPromise.then(() => sleep(100)).then(() => { req.write('second'); req.end() })
+      early.answered.then(() => sleep(100)).then(() => { req.write('second'); req.end() })
     })
     const g1 = await globals(proxy, 'a')
     t.equal(g1.continue_encoding_calls - g0.continue_encoding_calls, 1, 'the probe called continue_encoding after its pause')

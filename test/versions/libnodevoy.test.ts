@@ -4,7 +4,6 @@
 // before v1.40). Runs in the main tap run (Envoy 1.40) and, through `npm run test:versions`, imitating
 // 1.38 and 1.39; the failures known there are listed in known-failures.json.
 import http from 'node:http'
-import type { AddressInfo } from 'node:net'
 import { setTimeout as sleep } from 'node:timers/promises'
 import t from 'tap'
 import { Agent, request } from 'undici'
@@ -12,6 +11,7 @@ import { bootstrap } from '../harness/config.js'
 import { bundled, nodevoyFilter } from '../harness/nodevoy.js'
 import { envoyVersionUnderTest, startProxy } from '../harness/proxy.js'
 import { forEachTarget } from '../harness/targets.js'
+import { startEarlyUpstream } from '../harness/upstream.js'
 
 const FIXTURE = 'test/versions/fixtures/release-sensitive.ts'
 const expectedAbi = envoyVersionUnderTest() === '1.40' ? 'v0.2.0' : 'v0.1.0'
@@ -32,21 +32,13 @@ t.test(`libnodevoy answers the ABI version string Envoy ${envoyVersionUnderTest(
 
 t.test('a response held by an async onResponseHeaders while request body frames still arrive', (t) =>
   forEachTarget(t, async (t, target) => {
-    // The upstream answers on the request headers, before the body: an early response.
-    let answered!: () => void
-    const answeredPromise = new Promise<void>((r) => (answered = r))
-    const early = http.createServer((req, res) => {
-      res.writeHead(200, { 'content-type': 'text/plain' })
-      res.end('early')
-      answered()
-      req.resume()
-    })
-    await new Promise<void>((r) => early.listen(0, '127.0.0.1', r))
-    t.teardown(() => new Promise<void>((r) => { early.closeAllConnections(); early.close(() => r()) }))
+    // An upstream that answers on the request headers, before reading the body: an early response.
+    const early = await startEarlyUpstream()
+    t.teardown(() => early.close())
     const bundle = await bundled(FIXTURE)
     const proxy = await startProxy(
       target,
-      bootstrap({ filters: [nodevoyFilter({ name: 'rs', bundle })], clusters: { backend: [(early.address() as AddressInfo).port] } }),
+      bootstrap({ filters: [nodevoyFilter({ name: 'rs', bundle })], clusters: { backend: [early.port] } }),
     )
     t.teardown(() => proxy.stop())
     const result = await new Promise<{ status: number; seen?: string } | 'no response within 3 s'>((resolve, reject) => {
@@ -62,7 +54,7 @@ t.test('a response held by an async onResponseHeaders while request body frames 
       req.on('error', (e) => { clearTimeout(timer); reject(e) })
       req.write('first')
       // While onResponseHeaders awaits, more of the request body arrives.
-      answeredPromise.then(() => sleep(50)).then(() => { req.write('second'); req.end() })
+      early.answered.then(() => sleep(50)).then(() => { req.write('second'); req.end() })
     })
     t.same(result, { status: 200, seen: 'seen' }, 'the response goes on once the hook settles')
   }),
