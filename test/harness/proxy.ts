@@ -103,6 +103,15 @@ function command(target: Target, configPath: string, adminPath: string, opts: St
   return [devHostBin, version === '1.40' ? args : [...args, '--envoy-version', version]]
 }
 
+/**
+ * A bootstrap as YAML that Envoy reads back unchanged: Envoy (yaml-cpp) takes unquoted yes/no/on/off/y/n
+ * as booleans (YAML 1.1), so strings like those are written quoted. (Floats and integers beyond int32
+ * still reach a Struct as strings, as they would from any YAML: docs/envoy-facts.md §21.)
+ */
+export function bootstrapYaml(config: Record<string, unknown>): string {
+  return YAML.stringify(config, { version: '1.1' })
+}
+
 function withoutEnvoyVersion(env: NodeJS.ProcessEnv): NodeJS.ProcessEnv {
   const { NODEVOY_ENVOY_VERSION: _ignored, ...rest } = env
   return rest
@@ -120,7 +129,7 @@ interface Launched {
 function launch(target: Target, config: Record<string, unknown> | string, opts: StartOptions): Launched {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), `nodevoy-${target}-`))
   const configPath = path.join(dir, 'envoy.yaml')
-  fs.writeFileSync(configPath, typeof config === 'string' ? config : YAML.stringify(config))
+  fs.writeFileSync(configPath, typeof config === 'string' ? config : bootstrapYaml(config))
   const adminPath = path.join(dir, 'admin-address')
   const [bin, args] = command(target, configPath, adminPath, opts)
   const libraryPath = [fs.existsSync(libnodeDir) ? libnodeDir : '', process.env.LD_LIBRARY_PATH ?? '']
@@ -242,7 +251,7 @@ export async function startProxy(
       return value === undefined ? undefined : Number(value)
     },
     async reload(config) {
-      fs.writeFileSync(launched.configPath, typeof config === 'string' ? config : YAML.stringify(config))
+      fs.writeFileSync(launched.configPath, typeof config === 'string' ? config : bootstrapYaml(config))
       const res = await request(`${adminUrl}/devhost/reload`, { method: 'POST' })
       return { status: res.statusCode, body: await res.body.text() }
     },

@@ -12,7 +12,15 @@ import { fileURLToPath } from 'node:url'
 
 const here = path.dirname(fileURLToPath(import.meta.url))
 const repoRoot = path.resolve(here, '..', '..')
-const SUITES = ['test/module', 'test/examples', 'test/versions']
+const SUITE_DIRS = ['test/module', 'test/examples', 'test/versions']
+// Test files only: tap would run every file of a directory it is given (this script included).
+const SUITES = SUITE_DIRS.flatMap((dir) =>
+  fs
+    .readdirSync(path.join(repoRoot, dir))
+    .filter((name) => name.endsWith('.test.ts'))
+    .sort()
+    .map((name) => `${dir}/${name}`),
+)
 const RELEASES = (process.env.NODEVOY_TEST_VERSIONS ?? '1.38,1.39').split(',').filter(Boolean)
 
 /** release -> test file -> top-level test name (or "*" for the whole file) -> why it fails there. */
