@@ -2,9 +2,10 @@
 // with the dev host imitating each older Envoy release (NODEVOY_ENVOY_VERSION=1.38, then 1.39; the
 // main `tap` run covers 1.40), so "loads and works on Envoy 1.38-1.40" stays a tested claim.
 //
-// A failure is accepted only if known-failures.json lists it, with the reason, for that release; any
-// other failure fails the run. A listed failure that now passes is reported (so the list can shrink)
-// but does not fail it. Full TAP output of each run: out/test-versions/<release>.tap.
+// A failure is accepted only if known-failures.json lists it, with the reason, for that release. Any
+// other failing test file is run once more: what fails again fails the run, what passes then is
+// reported as flaky. A listed failure that now passes is reported (so the list can shrink) but does
+// not fail the run. Full TAP output: out/test-versions/<release>.tap (and <release>.retry.tap).
 import { spawn } from 'node:child_process'
 import fs from 'node:fs'
 import path from 'node:path'
@@ -58,10 +59,10 @@ function parseTap(output: string): { files: Map<string, boolean>; failures: Fail
   return { files, failures }
 }
 
-function runTap(release: string, logPath: string): Promise<{ output: string; code: number | null; ms: number }> {
+function runTap(release: string, files: string[], logPath: string): Promise<{ output: string; code: number | null; ms: number }> {
   const start = Date.now()
   return new Promise((resolve) => {
-    const child = spawn('npx', ['tap', '--reporter=tap', '--no-color', ...SUITES], {
+    const child = spawn('npx', ['tap', '--reporter=tap', '--no-color', ...files], {
       cwd: repoRoot,
       env: { ...process.env, NODEVOY_ENVOY_VERSION: release, FORCE_COLOR: '0' },
       stdio: ['ignore', 'pipe', 'pipe'],
@@ -84,18 +85,32 @@ let unexpected = 0
 for (const release of RELEASES) {
   const logPath = path.join(logDir, `${release}.tap`)
   process.stdout.write(`\n== libnodevoy and example suites on the dev host imitating Envoy ${release}\n`)
-  const { output, code, ms } = await runTap(release, logPath)
+  const { output, code, ms } = await runTap(release, SUITES, logPath)
   const { files, failures } = parseTap(output)
   const listed = known[release] ?? {}
+  const isListed = (f: Failure) => listed[f.file]?.[f.test] !== undefined || listed[f.file]?.['*'] !== undefined
+  // Unlisted failures get one more run of their files: a release-specific failure repeats, while the
+  // timing-sensitive tests that also fail on 1.40 under a loaded machine usually pass the second time.
+  const retryFiles = [...new Set(failures.filter((f) => !isListed(f)).map((f) => f.file))].filter((f) => SUITES.includes(f))
+  let stillFailing = new Set<string>()
+  if (retryFiles.length > 0) {
+    const retryLog = path.join(logDir, `${release}.retry.tap`)
+    const retry = parseTap((await runTap(release, retryFiles, retryLog)).output)
+    stillFailing = new Set(retry.failures.map((f) => `${f.file}\u0000${f.test}`))
+    for (const file of retryFiles) if (!retry.files.has(file)) stillFailing.add(`${file}\u0000*`)
+  }
   const seen = new Set<string>()
-  for (const { file, test } of failures) {
+  for (const failure of failures) {
+    const { file, test } = failure
     const reason = listed[file]?.[test] ?? listed[file]?.['*']
     seen.add(`${file}\u0000${listed[file]?.[test] !== undefined ? test : '*'}`)
     if (reason !== undefined) {
       process.stdout.write(`known failure  ${file} > ${test}\n               ${reason}\n`)
+    } else if (!stillFailing.has(`${file}\u0000${test}`) && !stillFailing.has(`${file}\u0000*`)) {
+      process.stdout.write(`flaky          ${file} > ${test} (failed, then passed when run again)\n`)
     } else {
       unexpected++
-      process.stdout.write(`NEW FAILURE    ${file} > ${test}\n`)
+      process.stdout.write(`NEW FAILURE    ${file} > ${test} (failed twice)\n`)
     }
   }
   for (const [file, tests] of Object.entries(listed)) {
