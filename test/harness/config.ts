@@ -117,7 +117,8 @@ export function bootstrap(def: BootstrapDef): Record<string, unknown> {
   const clusters = Object.entries(def.clusters ?? {}).map(([name, ports]) => ({
     name,
     type: 'STATIC',
-    connect_timeout: '1s',
+    // Generous: on a loaded 2-core machine a worker can take over a second to see a connect complete.
+    connect_timeout: '5s',
     ...(def.http1Trailers
       ? {
           typed_extension_protocol_options: {
