@@ -2,6 +2,8 @@
 // M2, M4, M5, M8, M9, m1, m5, m8, m9, m12). Each test fails on the old dev-host behaviour; the facts and
 // their Envoy sources are in docs/envoy-facts.md.
 import crypto from 'node:crypto'
+import net from 'node:net'
+import { setTimeout as sleep } from 'node:timers/promises'
 import t from 'tap'
 import YAML from 'yaml'
 import { bootstrap, type BootstrapDef } from '../harness/config.js'
@@ -302,5 +304,29 @@ t.test('m6: a TypedStruct filter_config: v1.40 passes xds.type.v3.TypedStruct as
     const refused = await runExpectingFailure(target, config)
     t.not(refused.code, 0)
     t.match(refused.output, /probe: invalid filter_config/)
+  }),
+)
+
+t.test('m1: a stream that starts on a connection already above its high watermark gets it replayed after filter_new', (t) =>
+  forEachTarget(t, async (t, target) => {
+    // The first pipelined request gets a 256 KiB direct response the client does not read yet, which
+    // leaves the connection above its 64 KiB high watermark when the second request's stream starts.
+    const big = 'x'.repeat(256 * 1024)
+    const { proxy } = await stack(t, target, {
+      bufferLimitBytes: 64 * 1024,
+      routes: [{ prefix: '/big', directResponse: { status: 200, body: big } }, { prefix: '/small', directResponse: { status: 200, body: 'small' } }],
+    })
+    const socket = net.connect({ host: '127.0.0.1', port: proxy.port })
+    await new Promise<void>((resolve) => socket.once('connect', () => resolve()))
+    socket.pause()
+    socket.write('GET /big HTTP/1.1\r\nhost: h\r\n\r\nGET /small HTTP/1.1\r\nhost: h\r\nx-probe: hooks@a\r\nconnection: close\r\n\r\n')
+    await sleep(300)
+    let data = ''
+    socket.on('data', (c: Buffer) => (data += c.toString('latin1')))
+    socket.resume()
+    await new Promise<void>((resolve) => socket.once('close', () => resolve()))
+    const second = data.slice(data.indexOf('HTTP/1.1', 10))
+    const hooks = /\r\nx-probe-a-hooks: ([^\r]*)\r\n/.exec(second)?.[1]
+    t.equal(hooks?.split(',')[0], 'watermark_above', `the second stream heard the raised watermark first (${hooks})`)
   }),
 )
