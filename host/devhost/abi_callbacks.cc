@@ -31,11 +31,13 @@ void violation(const char* callback, const std::string& what) {
 }
 
 // Worker thread, inside a hook. Returns the slot, or null (and reports) when fe is not a live filter
-// of the calling worker.
-FilterSlot* liveSlot(void* fe, const char* callback) {
+// of the calling worker. `null_checked`: a callback Envoy <= v1.39 guards against its own destroyed
+// filter (continue_*), which is then a silent no-op rather than a violation.
+FilterSlot* liveSlot(void* fe, const char* callback, bool null_checked = false) {
   auto* slot = static_cast<FilterSlot*>(fe);
   Worker* worker = tls_worker;
   if (worker != nullptr && worker->live_slots.count(slot) > 0) {
+    if (slot->destroyed_before_stream && null_checked) return nullptr;
     if (slot->destroyed_before_stream) {
       violation(callback,
                 "called after on_http_filter_destroy: Envoy <= v1.39 destroys the filter as soon as the stream ends "
@@ -411,7 +413,7 @@ NV_EXPORT void envoy_dynamic_module_callback_http_send_response_trailers(nv_filt
 // ---- Continue ----------------------------------------------------------------------------------
 
 static void continueDirection(nv_filter_envoy_ptr fe, Direction dir, const char* callback) {
-  FilterSlot* slot = liveSlot(fe, callback);
+  FilterSlot* slot = liveSlot(fe, callback, /*null_checked=*/true);
   if (!slot || slot->stream->ended()) return;
   if (envoyVersion() == EnvoyVersion::V1_38) {
     // One in_continue_ flag for both directions: the last hook of either direction that returned
