@@ -81,10 +81,11 @@ const known: KnownFailures = JSON.parse(fs.readFileSync(path.join(here, 'known-f
 const logDir = path.join(repoRoot, 'out', 'test-versions')
 fs.mkdirSync(logDir, { recursive: true })
 
-let unexpected = 0
-for (const release of RELEASES) {
+/** One release: the run, one more run of files with unlisted failures, and the verdict as text. */
+async function checkRelease(release: string): Promise<{ text: string; unexpected: number }> {
+  let text = `\n== libnodevoy and example suites on the dev host imitating Envoy ${release}\n`
+  let unexpected = 0
   const logPath = path.join(logDir, `${release}.tap`)
-  process.stdout.write(`\n== libnodevoy and example suites on the dev host imitating Envoy ${release}\n`)
   const { output, code, ms } = await runTap(release, SUITES, logPath)
   const { files, failures } = parseTap(output)
   const listed = known[release] ?? {}
@@ -100,35 +101,48 @@ for (const release of RELEASES) {
     for (const file of retryFiles) if (!retry.files.has(file)) stillFailing.add(`${file}\u0000*`)
   }
   const seen = new Set<string>()
-  for (const failure of failures) {
-    const { file, test } = failure
+  for (const { file, test } of failures) {
     const reason = listed[file]?.[test] ?? listed[file]?.['*']
     seen.add(`${file}\u0000${listed[file]?.[test] !== undefined ? test : '*'}`)
     if (reason !== undefined) {
-      process.stdout.write(`known failure  ${file} > ${test}\n               ${reason}\n`)
+      text += `known failure  ${file} > ${test}\n               ${reason}\n`
     } else if (!stillFailing.has(`${file}\u0000${test}`) && !stillFailing.has(`${file}\u0000*`)) {
-      process.stdout.write(`flaky          ${file} > ${test} (failed, then passed when run again)\n`)
+      text += `flaky          ${file} > ${test} (failed, then passed when run again)\n`
     } else {
       unexpected++
-      process.stdout.write(`NEW FAILURE    ${file} > ${test} (failed twice)\n`)
+      text += `NEW FAILURE    ${file} > ${test} (failed twice)\n`
     }
   }
   for (const [file, tests] of Object.entries(listed)) {
     for (const test of Object.keys(tests)) {
       if (!seen.has(`${file}\u0000${test}`)) {
-        process.stdout.write(`now passes     ${file} > ${test} (listed as a known failure: remove it from known-failures.json)\n`)
+        text += `now passes     ${file} > ${test} (listed as a known failure: remove it from known-failures.json)\n`
       }
     }
   }
   if (files.size === 0) {
     unexpected++
-    process.stdout.write(`NO RESULTS     tap exited with ${code}; see ${path.relative(repoRoot, logPath)}\n`)
+    text += `NO RESULTS     tap exited with ${code}; see ${path.relative(repoRoot, logPath)}\n`
   }
   const passed = [...files.values()].filter(Boolean).length
-  process.stdout.write(
+  text +=
     `Envoy ${release}: ${passed}/${files.size} files passed, ${failures.length} failing tests ` +
-      `(${(ms / 1000).toFixed(0)} s; TAP output in ${path.relative(repoRoot, logPath)})\n`,
-  )
+    `(${(ms / 1000).toFixed(0)} s; TAP output in ${path.relative(repoRoot, logPath)})\n`
+  return { text, unexpected }
+}
+
+// NODEVOY_TEST_VERSIONS_PARALLEL=1 runs the releases side by side (for machines with cores to spare).
+const results =
+  process.env.NODEVOY_TEST_VERSIONS_PARALLEL === '1'
+    ? await Promise.all(RELEASES.map(checkRelease))
+    : await RELEASES.reduce<Promise<{ text: string; unexpected: number }[]>>(
+        async (done, release) => [...(await done), await checkRelease(release)],
+        Promise.resolve([]),
+      )
+let unexpected = 0
+for (const result of results) {
+  process.stdout.write(result.text)
+  unexpected += result.unexpected
 }
 if (unexpected > 0) {
   process.stdout.write(`\n${unexpected} failure(s) not listed in test/versions/known-failures.json\n`)
