@@ -32,10 +32,11 @@ suite_of() {
 # distribution's nodejs, which runs tap/tsx from this checkout's node_modules inside the root.
 packages_of() {
   case "$1" in
-    trixie) echo "libnode115,nodejs,node-acorn,node-cjs-module-lexer,node-undici,ca-certificates" ;;
+    trixie) echo "libnode115,nodejs,node-acorn,node-cjs-module-lexer,node-undici,ca-certificates,libcjson1,binutils" ;;
     # libnode137 declares Breaks: libnode127 (<< 23), so sid's libnode127 (Node 22) is not installed
     # but extracted into /opt/nodevoy/libnode127 (see below); these are the libraries only it needs.
-    sid) echo "libnode137,nodejs,node-acorn,node-cjs-module-lexer,node-undici,ca-certificates,libsimdutf33,libllhttp9.3" ;;
+    # libcjson1: the C reference modules the conformance tests load beside libnodevoy; binutils: nm, for the export tests.
+    sid) echo "libnode137,nodejs,node-acorn,node-cjs-module-lexer,node-undici,ca-certificates,libsimdutf33,libllhttp9.3,libcjson1,binutils" ;;
   esac
 }
 
@@ -45,6 +46,19 @@ make_root() {
   wanted="$(packages_of "$suite")"
   if [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$wanted" ]; then echo "$dir"; return; fi
   [ "$(id -u)" -eq 0 ] || die "making a root needs root (debootstrap); run as root"
+  if [ -f "$stamp" ]; then
+    # A root made for an older package list: add what is missing with the root's own apt.
+    echo "runtime-root: adding packages to the $suite root ($wanted)" >&2
+    cp -L /etc/resolv.conf "$dir/etc/resolv.conf" 2>/dev/null || true
+    # shellcheck disable=SC2086
+    if chroot "$dir" sh -ec "apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $(echo "$wanted" | tr , ' ') && apt-get clean" \
+      >>"$roots/$suite.debootstrap.log" 2>&1; then
+      echo "$wanted" >"$stamp"
+      echo "$dir"
+      return
+    fi
+    echo "runtime-root: could not update the $suite root; making it anew" >&2
+  fi
   command -v debootstrap >/dev/null || {
     echo "runtime-root: installing debootstrap (apt)" >&2
     DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends debootstrap >/dev/null 2>&1 ||
@@ -100,6 +114,8 @@ run_in_root() {
   mount -t sysfs sysfs "$dir/sys"
   mount --bind "$repo" "$dir$repo"
   cp -L /etc/resolv.conf "$dir/etc/resolv.conf" 2>/dev/null || true
+  # debootstrap writes no /etc/hosts; tests resolve localhost.
+  [ -s "$dir/etc/hosts" ] || printf '127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n' >"$dir/etc/hosts"
   chmod 1777 "$dir/tmp"
   local status=0
   chroot "$dir" /usr/bin/env -i HOME=/root PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin \

@@ -19,6 +19,7 @@ import { bootstrap, parseHostPort, toYaml, type UpstreamAddress } from '../lib/e
 import { CLI_TERMS, NodevoyError, toolError, type Terms } from '../lib/errors.js'
 import { inspectFilter, withSourceMaps } from '../lib/inspect.js'
 import { devHostPath, libnodeDir, libnodevoyPath } from '../lib/paths.js'
+import { RUNTIME_NAMES, runtimeInfo } from '../lib/runtimes.js'
 import { readConfigFile } from '../lib/ui.js'
 
 export interface DevOptions {
@@ -285,6 +286,11 @@ export function startDev(entry: string, options: DevOptions): DevSession {
     devHostPath()
     libnodeDir()
     const module = libnodevoyPath()
+    const runtime = runtimeInfo()
+    log(
+      `nodevoy dev: running the filter on ${runtime.name} (Node ${runtime.nodeVersion}, ${runtime.libnode.package}), what \`nodevoy build\` ` +
+        `deploys here by default; NODEVOY_RUNTIME=<${RUNTIME_NAMES.join('|')}> picks another where its libnode runs`,
+    )
     const upstream = options.upstream ? await devUpstream(options.upstream, terms) : undefined
     if (options.inspect && options.concurrency > 1) log(`nodevoy dev: --inspect runs one worker (--concurrency 1), so every request meets the debugger`)
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'nodevoy-dev-'))
@@ -293,7 +299,7 @@ export function startDev(entry: string, options: DevOptions): DevSession {
     fs.mkdirSync(path.join(work, 'modules'))
     fs.symlinkSync(module, path.join(work, 'modules', 'libnodevoy.so'))
     ctx = await context({
-      ...bundleOptions(entryPath, path.join(work, 'bundle.js')),
+      ...bundleOptions(entryPath, path.join(work, 'bundle.js'), runtime.name),
       write: false,
       plugins: [
         {

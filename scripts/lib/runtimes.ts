@@ -24,6 +24,8 @@ export interface RuntimeInfo {
   libnode: { soname: string; package: string; devPackage: string }
   /** The oldest glibc its distribution's libnode runs on (Debian 12 has 2.36). */
   glibc: string
+  /** The ICU major version its libnode links (ICU suffixes its symbol names with it). */
+  icu: number
   /** Where it is deployed: the base image `nodevoy build` writes the Dockerfile on, and what that is. */
   deploy: { image: string; distribution: string }
   /** Upstream Node's end of life for this major (nodejs.org release schedule). */
@@ -45,6 +47,7 @@ export const RUNTIMES: Record<string, RuntimeInfo> = {
     typesNode: '^18.19.0',
     libnode: { soname: 'libnode.so.108', package: 'libnode108', devPackage: 'libnode-dev' },
     glibc: '2.36',
+    icu: 72,
     deploy: { image: 'debian:12-slim', distribution: 'Debian 12 bookworm' },
     upstreamEndOfLife: '2025-04-30',
     securityFixes: 'Debian 12 (bookworm) security updates only; upstream Node 18 is past its end of life',
@@ -60,6 +63,7 @@ export const RUNTIMES: Record<string, RuntimeInfo> = {
     typesNode: '^20.19.0',
     libnode: { soname: 'libnode.so.115', package: 'libnode115', devPackage: 'libnode-dev' },
     glibc: '2.38',
+    icu: 76,
     deploy: { image: 'debian:13-slim', distribution: 'Debian 13 trixie' },
     upstreamEndOfLife: '2026-04-30',
     securityFixes: 'Debian 13 (trixie) security updates only; upstream Node 20 is past its end of life',
@@ -75,6 +79,7 @@ export const RUNTIMES: Record<string, RuntimeInfo> = {
     typesNode: '^22.19.0',
     libnode: { soname: 'libnode.so.127', package: 'libnode127', devPackage: 'libnode-dev' },
     glibc: '2.38',
+    icu: 78,
     deploy: { image: 'ubuntu:26.04', distribution: 'Ubuntu 26.04 LTS' },
     upstreamEndOfLife: '2027-04-30',
     securityFixes: 'upstream Node 22 (maintenance LTS) until 2027-04-30, then Ubuntu 26.04 (main, standard support)',
@@ -91,6 +96,7 @@ export const RUNTIMES: Record<string, RuntimeInfo> = {
     typesNode: '^24.0.0',
     libnode: { soname: 'libnode.so.137', package: 'libnode137', devPackage: 'libnode-dev' },
     glibc: '2.43',
+    icu: 78,
     deploy: { image: 'debian:forky-slim', distribution: 'Debian 14 forky (testing)' },
     upstreamEndOfLife: '2028-04-30',
     securityFixes:
