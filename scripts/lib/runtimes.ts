@@ -50,7 +50,7 @@ export const RUNTIMES: Record<string, RuntimeInfo> = {
     icu: 72,
     deploy: { image: 'debian:12-slim', distribution: 'Debian 12 bookworm' },
     upstreamEndOfLife: '2025-04-30',
-    securityFixes: 'Debian 12 (bookworm) security updates only; upstream Node 18 is past its end of life',
+    securityFixes: "Debian 12's security team only (bookworm's nodejs); upstream Node 18 is past its end of life",
     testedIn: 'CI: every suite on the Debian 12 host',
   },
   node20: {
@@ -66,7 +66,7 @@ export const RUNTIMES: Record<string, RuntimeInfo> = {
     icu: 76,
     deploy: { image: 'debian:13-slim', distribution: 'Debian 13 trixie' },
     upstreamEndOfLife: '2026-04-30',
-    securityFixes: 'Debian 13 (trixie) security updates only; upstream Node 20 is past its end of life',
+    securityFixes: "Debian 13's security team only (trixie's nodejs); upstream Node 20 is past its end of life",
     testedIn: 'CI: load + symbol-isolation + basic-auth smoke in a debootstrapped Debian 13 root',
   },
   node22: {
@@ -82,7 +82,7 @@ export const RUNTIMES: Record<string, RuntimeInfo> = {
     icu: 78,
     deploy: { image: 'ubuntu:26.04', distribution: 'Ubuntu 26.04 LTS' },
     upstreamEndOfLife: '2027-04-30',
-    securityFixes: 'upstream Node 22 (maintenance LTS) until 2027-04-30, then Ubuntu 26.04 (main, standard support)',
+    securityFixes: "upstream Node 22 (maintenance LTS) until 2027-04-30, then Ubuntu 26.04's updates of its libnode127 package",
     testedIn: "CI: load + symbol-isolation + basic-auth smoke with Debian sid's libnode127 in a debootstrapped sid root (Ubuntu's archive is not reachable from nodevoy's CI)",
   },
   node24: {
