@@ -32,11 +32,12 @@ suite_of() {
 # distribution's nodejs, which runs tap/tsx from this checkout's node_modules inside the root.
 packages_of() {
   case "$1" in
-    trixie) echo "libnode115,nodejs,node-acorn,node-cjs-module-lexer,node-undici,ca-certificates,libcjson1,binutils" ;;
+    trixie) echo "libnode115,nodejs,node-acorn,node-cjs-module-lexer,node-undici,ca-certificates,libcjson1,binutils,libtcmalloc-minimal4t64" ;;
     # libnode137 declares Breaks: libnode127 (<< 23), so sid's libnode127 (Node 22) is not installed
     # but extracted into /opt/nodevoy/libnode127 (see below); these are the libraries only it needs.
-    # libcjson1: the C reference modules the conformance tests load beside libnodevoy; binutils: nm, for the export tests.
-    sid) echo "libnode137,nodejs,node-acorn,node-cjs-module-lexer,node-undici,ca-certificates,libsimdutf33,libllhttp9.3,libcjson1,binutils" ;;
+    # libcjson1: the C reference modules the conformance tests load beside libnodevoy; binutils: nm, for the export tests;
+    # libtcmalloc-minimal4t64: the preloaded allocator of the symbol-isolation test.
+    sid) echo "libnode137,nodejs,node-acorn,node-cjs-module-lexer,node-undici,ca-certificates,libsimdutf33,libllhttp9.3,libcjson1,binutils,libtcmalloc-minimal4t64" ;;
   esac
 }
 
