@@ -1,5 +1,6 @@
 import type { z } from 'zod'
-import { ConfigError, NodevoyError } from './errors.js'
+import { Background, type BackgroundFunction, type BackgroundTask, type EveryOptions } from './background.js'
+import { ConfigError, NodevoyError, type ConfigIssue } from './errors.js'
 import type { BodyChunk } from './body.js'
 import type { RequestHeaderMap, ResponseHeaderMap, TrailerMap } from './headers.js'
 import type { NativeBinding } from './internal/binding.js'
@@ -7,7 +8,9 @@ import { FILTER_BRAND_SYMBOL, type FilterBrand } from './internal/brand.js'
 import { LogLevelValue } from './internal/contract.js'
 import { describe } from './internal/describe.js'
 import { createDispatcher, hookMask, withLogContext } from './internal/dispatcher.js'
-import { LOG_LEVELS } from './internal/stream-state.js'
+import { LOG_LEVELS, StreamState } from './internal/stream-state.js'
+import { checkMetricsSpec, createMetrics, declarationRows, type Metrics, type MetricsSpec } from './metrics.js'
+import { createSharedState, type SharedState } from './shared.js'
 import type { LogLevel, Stream } from './stream.js'
 
 /**
@@ -65,8 +68,11 @@ export interface FilterHooks {
  */
 export type FilterClass = new (stream: Stream) => Omit<FilterHooks, 'onDestroy'>
 
-/** Context given to `create`: where this instance of the filter runs. */
-export interface FilterContext {
+/**
+ * Context given to `create`: where this instance of the filter runs, and what it can use besides
+ * the stream — its metrics, the state shared by every worker, its per-route config, background work.
+ */
+export interface FilterContext<RouteView = unknown, M extends MetricsSpec = MetricsSpec> {
   /** Index of the Envoy worker whose Node environment runs this instance (-1: config validation). */
   workerIndex: number
   /** Logs through Envoy's `dynamic_modules` logger, tagged with the filter name. */
@@ -77,32 +83,108 @@ export interface FilterContext {
    * Module-level state stays.
    */
   onDestroy(callback: () => void): void
+  /**
+   * The metrics declared in `defineFilter({ metrics })`, by name. Updated from a hook they go through
+   * the stream; from anywhere else (background work, code after an `await`) config-level — on Envoy
+   * v1.38, which has no config-level updates, those wait for the config's next stream.
+   * An undeclared name, missing or extra labels, or a label value outside its declared list throws.
+   */
+  readonly metrics: Metrics<M>
+  /** State shared by every worker of the proxy (counters, caches), with atomic operations. */
+  readonly shared: SharedState
+  /**
+   * The config for this stream's route: the filter's config merged (by `mergeRouteConfig`) with the
+   * most specific per-route config Envoy has for this filter on the stream's route (route, else
+   * virtual host), or the filter's config alone when the route has none. Computed once per route
+   * config in each worker.
+   */
+  routeConfig(stream: Stream): RouteView
+  /**
+   * Runs `task` every `intervalMs` milliseconds on this worker's Node environment, with or without
+   * traffic, until the config goes away (or `stop()`). A run still in progress when the next is due
+   * skips that one; a failed run is logged and counted (nodevoy_uncaught_errors). Not started while
+   * the config is only being validated (workerIndex -1).
+   */
+  every(intervalMs: number, task: BackgroundFunction, options?: EveryOptions): BackgroundTask
+  /** Runs `task` once after `delayMs` milliseconds (as {@link FilterContext.every}). */
+  after(delayMs: number, task: BackgroundFunction): BackgroundTask
+  /** Aborted when this config goes away: pass it to work started outside hooks (`fetch`, streams). */
+  readonly signal: AbortSignal
 }
 
 /** A filter's definition, as written by its author. */
-export interface FilterDefinition<Schema extends z.ZodType = z.ZodType<unknown>> {
+export interface FilterDefinition<
+  Schema extends z.ZodType = z.ZodType<unknown>,
+  RouteSchema extends z.ZodType = z.ZodType<unknown>,
+  RouteView = z.output<Schema>,
+  M extends MetricsSpec = MetricsSpec,
+> {
   /** The filter's name; the Envoy config selects it with `"filter": "<name>"`. */
   name: string
   /** A zod schema for the filter's config; Envoy refuses configs it rejects, naming the field. */
   config?: Schema
+  /**
+   * A zod schema for the filter's per-route config (Envoy's typed_per_filter_config on a route or
+   * virtual host, `filter_config: {"config": {...}}`); Envoy refuses a route config it rejects when
+   * the route loads, naming the field. Without it, per-route configs are refused.
+   */
+  routeConfig?: RouteSchema
+  /**
+   * Merges the filter's config with a route's config into what `context.routeConfig(stream)` gives.
+   * Default: `{ ...config, ...route }` for objects, else the route's config.
+   */
+  mergeRouteConfig?(config: z.output<Schema>, route: z.output<RouteSchema>): RouteView
+  /**
+   * The filter's metrics, by name: counters, gauges and histograms, with labels. Envoy defines them
+   * when it creates the filter's config; they appear in `/stats` as `<metrics_namespace>.<name>`
+   * (default namespace `dynamicmodulescustom`).
+   *
+   * @example
+   * metrics: {
+   *   requests: { type: 'counter', labels: { decision: ['allow', 'deny'] } },
+   *   latency_ms: { type: 'histogram' },
+   * }
+   */
+  metrics?: M
   /**
    * Sets the filter up for a validated config. Called once per Envoy worker (each has its own Node
    * environment), before traffic, and once more to validate the config: put expensive per-config
    * setup here (parsed keys, clients). Returns the hooks — an object shared by the worker's streams,
    * or a class ({@link FilterClass}) instantiated once per stream for per-request state.
    */
-  create(config: z.output<Schema>, context: FilterContext): FilterHooks | FilterClass
+  create(config: z.output<Schema>, context: FilterContext<RouteView, M>): FilterHooks | FilterClass
 }
 
 /** A filter made by {@link defineFilter}: export it (default or named) from the bundle's entry. */
-export interface Filter<Schema extends z.ZodType = z.ZodType<unknown>> {
+export interface Filter<
+  Schema extends z.ZodType = z.ZodType<unknown>,
+  RouteSchema extends z.ZodType = z.ZodType<unknown>,
+  RouteView = z.output<Schema>,
+  M extends MetricsSpec = MetricsSpec,
+> {
   /** The filter's name, as given to defineFilter. */
   readonly name: string
   /** The definition it was made from (for tools and tests). */
-  readonly definition: FilterDefinition<Schema>
+  readonly definition: FilterDefinition<Schema, RouteSchema, RouteView, M>
   /** @internal */
   readonly [FILTER_BRAND_SYMBOL]: FilterBrand
 }
+
+/** Issues of a zod result, as ConfigIssues under `prefix`. */
+function issuesOf(error: z.ZodError, prefix: (string | number)[]): ConfigIssue[] {
+  return error.issues.map((issue) => ({
+    path: [...prefix, ...issue.path.map((p) => (typeof p === 'number' ? p : String(p)))],
+    message: issue.message,
+  }))
+}
+
+function defaultMerge(config: unknown, route: unknown): unknown {
+  const isObject = (v: unknown) => v !== null && typeof v === 'object' && !Array.isArray(v)
+  return isObject(config) && isObject(route) ? { ...(config as object), ...(route as object) } : route
+}
+
+/** Per-route views kept per config per environment (route configs come and go with route tables). */
+const ROUTE_VIEWS_KEPT = 64
 
 /**
  * Defines an Envoy HTTP filter written in TypeScript.
@@ -118,19 +200,46 @@ export interface Filter<Schema extends z.ZodType = z.ZodType<unknown>> {
  *   }),
  * })
  */
-export function defineFilter<Schema extends z.ZodType = z.ZodType<unknown>>(
-  definition: FilterDefinition<Schema>,
-): Filter<Schema> {
+export function defineFilter<
+  Schema extends z.ZodType = z.ZodType<unknown>,
+  RouteSchema extends z.ZodType = z.ZodType<unknown>,
+  RouteView = z.output<Schema>,
+  const M extends MetricsSpec = {},
+>(definition: FilterDefinition<Schema, RouteSchema, RouteView, M>): Filter<Schema, RouteSchema, RouteView, M> {
   if (typeof definition?.name !== 'string' || definition.name === '') {
     throw new NodevoyError('NODEVOY_ERR_INVALID_ARGUMENT', 'defineFilter: `name` must be a non-empty string')
   }
   if (typeof definition.create !== 'function') {
     throw new NodevoyError('NODEVOY_ERR_INVALID_ARGUMENT', `defineFilter(${definition.name}): \`create\` must be a function`)
   }
+  if (definition.mergeRouteConfig !== undefined && typeof definition.mergeRouteConfig !== 'function') {
+    throw new NodevoyError('NODEVOY_ERR_INVALID_ARGUMENT', `defineFilter(${definition.name}): \`mergeRouteConfig\` must be a function`)
+  }
   const name = definition.name
+  const declarations = checkMetricsSpec(name, definition.metrics)
+  // A route's config (JSON) checked and parsed by the routeConfig schema; throws a ConfigError.
+  const parseRoute = (routeJson: string): unknown => {
+    let raw: unknown
+    try {
+      raw = JSON.parse(routeJson)
+    } catch {
+      throw new ConfigError(name, [{ path: ['filter_config', 'config'], message: 'the per-route config is not JSON' }])
+    }
+    if (!definition.routeConfig) {
+      throw new ConfigError(name, [
+        { path: ['filter_config', 'config'], message: `filter "${name}" takes no per-route config (its definition has no routeConfig schema)` },
+      ])
+    }
+    const result = definition.routeConfig.safeParse(raw)
+    if (!result.success) throw new ConfigError(name, issuesOf(result.error, ['filter_config', 'config']))
+    return result.data
+  }
   const brand: FilterBrand = {
     name,
-    instantiate(binding: NativeBinding, configJson: string, _filterId: number) {
+    validateRouteConfig(routeJson: string) {
+      parseRoute(routeJson)
+    },
+    instantiate(binding: NativeBinding, configJson: string, filterId: number) {
       let raw: unknown
       try {
         raw = JSON.parse(configJson)
@@ -140,20 +249,20 @@ export function defineFilter<Schema extends z.ZodType = z.ZodType<unknown>>(
       let config: unknown = raw
       if (definition.config) {
         const result = definition.config.safeParse(raw)
-        if (!result.success) {
-          throw new ConfigError(
-            name,
-            result.error.issues.map((issue) => ({
-              path: issue.path.map((p) => (typeof p === 'number' ? p : String(p))),
-              message: issue.message,
-            })),
-          )
-        }
+        if (!result.success) throw new ConfigError(name, issuesOf(result.error, []))
         config = result.data
       }
+      // Defined in Envoy now when this is the config's validation (inside config_new), else checked.
+      binding.declareMetrics(filterId, declarationRows(declarations))
+      const metrics = createMetrics(binding, name, filterId, declarations)
       const workerIndex = binding.workerIndex()
       const destroyCallbacks: (() => void)[] = []
-      const context: FilterContext = {
+      const background = new Background((message) => binding.uncaught(`nodevoy: filter '${name}' ${message}`), workerIndex >= 0)
+      destroyCallbacks.push(() => background.dispose())
+      // Per-route views, by route config id (ids are never reused), newest last.
+      const routeViews = new Map<number, unknown>()
+      const merge = (definition.mergeRouteConfig ?? defaultMerge) as (c: unknown, r: unknown) => unknown
+      const context: FilterContext<RouteView, M> = {
         workerIndex,
         log: (level, message) => binding.log(LOG_LEVELS[level] ?? LogLevelValue.Info, `[${name}] ${message}`),
         onDestroy: (callback) => {
@@ -162,16 +271,40 @@ export function defineFilter<Schema extends z.ZodType = z.ZodType<unknown>>(
           }
           destroyCallbacks.push(callback)
         },
+        metrics: metrics.handles as Metrics<M>,
+        shared: createSharedState(binding),
+        routeConfig: (stream: Stream): RouteView => {
+          if (!(stream instanceof StreamState)) {
+            throw new NodevoyError('NODEVOY_ERR_INVALID_ARGUMENT', 'context.routeConfig: pass the stream a hook received')
+          }
+          const link = StreamState.link(stream)
+          link.check()
+          const found = binding.routeConfig(link.token)
+          if (found === undefined) return config as RouteView
+          const [id, routeJson] = found
+          if (routeViews.has(id)) return routeViews.get(id) as RouteView
+          const view = merge(config, parseRoute(routeJson))
+          routeViews.set(id, view)
+          if (routeViews.size > ROUTE_VIEWS_KEPT) routeViews.delete(routeViews.keys().next().value as number)
+          return view as RouteView
+        },
+        every: (intervalMs, task, options) => background.every(intervalMs, task, options),
+        after: (delayMs, task) => background.after(delayMs, task),
+        get signal() {
+          return background.signal
+        },
       }
       const created = withLogContext({ logPrefix: () => `[${name}]` }, () => definition.create(config as z.output<Schema>, context)) as FilterHooks | FilterClass
       if (typeof created === 'function') {
         if (!created.prototype || hookMask(created.prototype) === 0) {
+          background.dispose()
           throw new NodevoyError(
             'NODEVOY_ERR_INVALID_ARGUMENT',
             `filter "${name}": create() returned a function that is not a class with hook methods (onRequestHeaders, ...)`,
           )
         }
       } else if (created === null || typeof created !== 'object') {
+        background.dispose()
         throw new NodevoyError('NODEVOY_ERR_INVALID_ARGUMENT', `filter "${name}": create() must return an object of hooks or a class`)
       } else if (typeof created.onDestroy === 'function') {
         destroyCallbacks.push(() => created.onDestroy!())
@@ -185,7 +318,7 @@ export function defineFilter<Schema extends z.ZodType = z.ZodType<unknown>>(
           }
         }
       }
-      return createDispatcher(binding, name, created, onDestroy)
+      return createDispatcher(binding, name, created, { onDestroy, configId: filterId, beforeHook: metrics.flushPending })
     },
   }
   return Object.freeze({ name, definition, [FILTER_BRAND_SYMBOL]: brand })

@@ -193,4 +193,7 @@ binding.setup({
   instantiate(exports: unknown, name: string, configJson: string, filterId: number) {
     return findFilter(exports, name)[Symbol.for(FILTER_BRAND)]!.instantiate(binding, configJson, filterId)
   },
+  validateRoute(exports: unknown, name: string, routeJson: string) {
+    findFilter(exports, name)[Symbol.for(FILTER_BRAND)]!.validateRouteConfig(routeJson)
+  },
 })

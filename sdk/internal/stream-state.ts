@@ -6,8 +6,10 @@ import { NodevoyError } from '../errors.js'
 import type { FilterHooks } from '../filter.js'
 import { HeaderMapImpl, RequestHeaderMapImpl, ResponseHeaderMapImpl } from '../headers.js'
 import { createFilterState, createMetadata, createStreamInfo, type FilterState, type Metadata, type StreamInfo } from '../info.js'
+import type { CalloutInit, CalloutResponse } from '../fetch.js'
 import type { DataPathStats, LogLevel, ReplyHeaders, Stream, StreamSide } from '../stream.js'
 import type { NativeBinding } from './binding.js'
+import { startCallout, StreamCallouts } from './callouts.js'
 import { Direction, HeaderMapType, LogLevelValue } from './contract.js'
 import { StreamLink } from './link.js'
 
@@ -93,6 +95,7 @@ export class StreamState implements Stream {
   #watchingComplete = false
   #completed = false
   #filter: FilterHooks | undefined
+  #callouts: StreamCallouts | undefined
 
   constructor(binding: NativeBinding, filterName: string, link: StreamLink) {
     this.#binding = binding
@@ -162,6 +165,21 @@ export class StreamState implements Stream {
       else this.#abort.abort(new DOMException('the stream is complete (its response was sent, or it was reset)', 'AbortError'))
     }
     return this.#abort.signal
+  }
+
+  fetch(cluster: string, input: string | URL, init?: CalloutInit): Promise<CalloutResponse> {
+    const callouts = (this.#callouts ??= new StreamCallouts())
+    return startCallout(this.#binding, { link: this.#link, callouts, signal: this.signal }, cluster, input, init)
+  }
+
+  /** The stream's callouts, if it started any (the dispatcher hands them their events). */
+  static callouts(state: StreamState): StreamCallouts | undefined {
+    return state.#callouts
+  }
+
+  /** The SDK's binding (for per-stream features outside this class). */
+  static binding(state: StreamState): NativeBinding {
+    return state.#binding
   }
 
   clearRouteCache(): void {

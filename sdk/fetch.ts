@@ -1,0 +1,42 @@
+// Callouts through Envoy clusters: `stream.fetch(cluster, path, init)`, fetch-like, over the module
+// ABI's start_http_stream (streamed both ways; the default) or http_callout (one-shot, `buffered`),
+// so the request gets Envoy's load balancing, TLS, circuit breaking and stats for that cluster.
+
+/** Headers for a callout: a `Headers`, an object, or `[name, value]` pairs. */
+export type CalloutHeaders = Headers | Record<string, string> | Iterable<readonly [string, string]>
+
+/** A callout's request body. Streams and async iterables are sent chunk by chunk as they produce. */
+export type CalloutBody = string | Uint8Array | ArrayBuffer | ReadableStream<Uint8Array> | AsyncIterable<Uint8Array | string>
+
+/** How to make a callout (a subset of fetch's RequestInit, plus Envoy's own options). */
+export interface CalloutInit {
+  /** Default `GET`, or `POST` when there is a body. */
+  method?: string
+  /**
+   * Request headers. `:authority` defaults to the host of a full URL given as the path, else to the
+   * cluster's name; set `host` (or `:authority`) to override.
+   */
+  headers?: CalloutHeaders
+  body?: CalloutBody | null
+  /** Trailers sent after the body (streamed callouts only). */
+  trailers?: CalloutHeaders
+  /** Aborts the callout (besides the stream's end, which always does). */
+  signal?: AbortSignal
+  /**
+   * Envoy's timeout for the whole callout, in milliseconds (default none: it still ends with the
+   * stream). When it fires before the response starts, Envoy answers 504 `upstream request timeout`.
+   */
+  timeoutMs?: number
+  /**
+   * One-shot callout (Envoy's http_callout): the whole response arrives at once, after Envoy has
+   * buffered it (fewer crossings for small responses). A one-shot callout cannot be cancelled in
+   * Envoy: aborting it only drops its result.
+   */
+  buffered?: boolean
+}
+
+/** A callout's response: a standard `Response`, plus the response trailers. */
+export interface CalloutResponse extends Response {
+  /** The response trailers, once the body has ended (empty when there were none). */
+  readonly trailers: Promise<Headers>
+}
