@@ -5,6 +5,7 @@
 #include <cinttypes>
 #include <random>
 
+#include "callouts.h"
 #include "log.h"
 #include "router.h"
 
@@ -71,6 +72,7 @@ ActiveStream::ActiveStream(Worker& worker, std::shared_ptr<HttpChain> chain, Dow
 ActiveStream::~ActiveStream() {
   // Envoy runs every destroy hook from the deferred-deletion list, after all hooks returned.
   for (auto& slot : slots_) {
+    cancelCallouts(slot.get());  // Envoy cancels a filter's callouts before its destroy hook, without events
     if (slot->created && !slot->destroyed) {
       slot->destroyed = true;
       HookScope scope(*this);

@@ -2,6 +2,7 @@
 // the shared store, per-route config, background work.
 //   x-action: count        requests{decision,method} +1 (decision from x-decision), latency recorded
 //   x-action: limit        per-client fixed-window limit (x-client) of routeConfig(stream).limit per minute
+//                          (x-window names the window, for tests that must not straddle a minute)
 //   x-action: misuse       the metric misuse named by x-misuse; the error message comes back in x-error
 //   x-action: shared       shared-store operation x-op on key x-key (value x-value) -> x-result
 //   x-action: route        the merged route config as JSON in x-route
@@ -43,7 +44,7 @@ export default defineFilter({
         }
         if (action === 'limit') {
           const { limit } = context.routeConfig(stream)
-          const window = Math.floor(Date.now() / 60000)
+          const window = headers.get('x-window') ?? String(Math.floor(Date.now() / 60000))
           const count = context.shared.increment(`features:limit:${headers.get('x-client')}:${window}`, 1, { ttlMs: 60000 })
           const decision = count > limit ? 'deny' : 'allow'
           context.metrics.requests.inc({ decision, method: 'limit' })
