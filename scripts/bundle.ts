@@ -1,10 +1,13 @@
 // Bundles a filter entry and its dependencies (the nodevoy SDK included) into one CommonJS file for
-// the Node 18 runtime embedded in libnodevoy.
+// the Node runtime embedded in libnodevoy, and finds the Node builtins (modules and named exports)
+// the filter imports, so they can be checked against that runtime.
 import fs from 'node:fs'
+import { isBuiltin } from 'node:module'
 import path from 'node:path'
 import { fileURLToPath } from 'node:url'
-import { build, type Message } from 'esbuild'
-import { CliError } from './lib/errors.js'
+import { build, type BuildOptions, type Message, type Metafile } from 'esbuild'
+import { toolError } from './lib/errors.js'
+import { runtimeInfo } from './lib/runtimes.js'
 
 const here = path.dirname(fileURLToPath(import.meta.url))
 // In a checkout of nodevoy, `import 'nodevoy'` means the SDK's TypeScript source; installed from npm
@@ -13,8 +16,8 @@ const sdkSource = [path.join(here, '..', 'sdk', 'index.ts'), path.join(here, '..
   fs.existsSync(p),
 )
 
-/** The Node version libnodevoy embeds (Debian 12's libnode108). */
-export const EMBEDDED_NODE_TARGET = 'node18.20'
+/** esbuild's target for the Node libnodevoy embeds (Debian 12's libnode108: Node 18.20). */
+export const EMBEDDED_NODE_TARGET = runtimeInfo().esbuildTarget
 
 export interface BundleResult {
   /** Every source file that went into the bundle (absolute paths), for watching. */
@@ -22,36 +25,108 @@ export interface BundleResult {
   warnings: string[]
 }
 
-function formatMessage(m: Message): string {
+export function formatMessage(m: Message): string {
   const where = m.location ? `${m.location.file}:${m.location.line}:${m.location.column}: ` : ''
   return `${where}${m.text}`
 }
 
+/** esbuild options for a filter bundle: one CommonJS file for the embedded runtime, map alongside. */
+export function bundleOptions(entry: string, outfile: string): BuildOptions & { metafile: true } {
+  return {
+    entryPoints: [entry],
+    outfile,
+    bundle: true,
+    platform: 'node',
+    format: 'cjs',
+    target: EMBEDDED_NODE_TARGET,
+    // A linked map (bundle.js.map) costs nothing unless source maps are enabled
+    // (NODEVOY_NODE_OPTIONS=--enable-source-maps, the default of `nodevoy dev` and startFilter); an
+    // inline one costs ~10 MB per Node environment.
+    sourcemap: 'linked',
+    metafile: true,
+    logLevel: 'silent',
+    legalComments: 'none',
+    ...(sdkSource ? { alias: { nodevoy: sdkSource } } : {}),
+  }
+}
+
+/** The error for a failed bundling: every esbuild error with its file:line:column. */
+export function bundleError(entry: string, errors: Message[]): Error {
+  return toolError('NODEVOY_ERR_BUILD_FAILED', `bundling ${entry} failed:\n${errors.map(formatMessage).join('\n')}`)
+}
+
+/** Source files of a build (absolute paths). */
+export function metafileInputs(metafile: Metafile, root = process.cwd()): string[] {
+  return Object.keys(metafile.inputs).map((p) => path.resolve(root, p))
+}
+
 export async function bundleFilter(entry: string, outfile: string): Promise<BundleResult> {
   try {
-    const result = await build({
-      entryPoints: [entry],
-      outfile,
-      bundle: true,
-      platform: 'node',
-      format: 'cjs',
-      target: EMBEDDED_NODE_TARGET,
-      // A linked map (bundle.js.map) costs nothing unless NODEVOY_NODE_OPTIONS=--enable-source-maps asks
-      // for TypeScript locations in stack traces; an inline one costs ~10 MB per Node environment.
-      sourcemap: 'linked',
-      metafile: true,
-      logLevel: 'silent',
-      legalComments: 'none',
-      ...(sdkSource ? { alias: { nodevoy: sdkSource } } : {}),
-    })
-    const root = process.cwd()
-    return {
-      inputs: Object.keys(result.metafile.inputs).map((p) => path.resolve(root, p)),
-      warnings: result.warnings.map(formatMessage),
-    }
+    const result = await build(bundleOptions(entry, outfile))
+    return { inputs: metafileInputs(result.metafile), warnings: result.warnings.map(formatMessage) }
   } catch (error) {
     const errors = (error as { errors?: Message[] }).errors
-    if (errors?.length) throw new CliError(`bundling ${entry} failed:\n${errors.map(formatMessage).join('\n')}`)
+    if (errors?.length) throw bundleError(entry, errors)
     throw error
   }
+}
+
+/** A Node builtin module a filter imports, the names it imports from it, and which files do. */
+export interface BuiltinImport {
+  module: string
+  /** Named imports (`import { styleText } from 'node:util'`); namespace and default imports are not followed. */
+  names: string[]
+  /** Source files importing it (relative to the working directory). */
+  importers: string[]
+}
+
+// `import { a, b as c } from "mod"`, `import d, { a } from "mod"`, `import * as ns from "mod"`, as
+// esbuild writes external imports in ESM output.
+const IMPORT_STATEMENT = /^import\s+(?:[\w$]+\s*,\s*)?(?:\{([^}]*)\}|\*\s+as\s+[\w$]+|[\w$]+)\s+from\s+"([^"]+)";?$/gm
+
+/**
+ * The Node builtins a filter entry imports, found by bundling it as ESM (where esbuild keeps the
+ * import statements of external modules, with their names) without writing anything.
+ */
+export async function scanBuiltinImports(entry: string): Promise<BuiltinImport[]> {
+  let result
+  try {
+    result = await build({
+      ...bundleOptions(entry, path.join(path.dirname(entry), 'nodevoy-scan.mjs')),
+      format: 'esm',
+      target: 'esnext',
+      sourcemap: false,
+      write: false,
+    })
+  } catch (error) {
+    const errors = (error as { errors?: Message[] }).errors
+    if (errors?.length) throw bundleError(entry, errors)
+    throw error
+  }
+  const uses = new Map<string, BuiltinImport>()
+  const use = (module: string) => {
+    let found = uses.get(module)
+    if (!found) uses.set(module, (found = { module, names: [], importers: [] }))
+    return found
+  }
+  const builtin = (specifier: string) => specifier.startsWith('node:') || isBuiltin(specifier)
+  for (const [file, input] of Object.entries(result.metafile.inputs)) {
+    for (const imported of input.imports) {
+      if (imported.external && builtin(imported.path)) {
+        const entryUse = use(imported.path)
+        if (!entryUse.importers.includes(file)) entryUse.importers.push(file)
+      }
+    }
+  }
+  const text = result.outputFiles?.[0]?.text ?? ''
+  for (const match of text.matchAll(IMPORT_STATEMENT)) {
+    const [, named, specifier] = match
+    if (!specifier || !builtin(specifier) || !named) continue
+    const entryUse = use(specifier)
+    for (const part of named.split(',')) {
+      const name = part.trim().split(/\s+as\s+/)[0]?.trim()
+      if (name && name !== 'default' && !entryUse.names.includes(name)) entryUse.names.push(name)
+    }
+  }
+  return [...uses.values()]
 }

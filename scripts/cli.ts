@@ -1,11 +1,12 @@
 #!/usr/bin/env node
-// The nodevoy command line: build, dev, config, setup.
-import { Command, InvalidArgumentError } from 'commander'
+// The nodevoy command line: init, dev, build, config, setup.
+import { Command, InvalidArgumentError, Option } from 'commander'
 import { build } from './commands/build.js'
 import { printConfig } from './commands/config.js'
-import { dev } from './commands/dev.js'
+import { startDev } from './commands/dev.js'
+import { init } from './commands/init.js'
 import { setup } from './commands/setup.js'
-import { CliError } from './lib/errors.js'
+import { NodevoyError } from './lib/errors.js'
 import { packageRoot } from './lib/paths.js'
 import fs from 'node:fs'
 import path from 'node:path'
@@ -22,6 +23,7 @@ const positive = (value: string) => {
   if (!Number.isInteger(n) || n < 1 || n > 256) throw new InvalidArgumentError('an integer 1..256')
   return n
 }
+const LOG_LEVELS = ['trace', 'debug', 'info', 'warning', 'warn', 'error', 'critical', 'off']
 
 const program = new Command()
   .name('nodevoy')
@@ -30,12 +32,59 @@ const program = new Command()
   .showHelpAfterError()
 
 program
+  .command('init')
+  .description('create a filter project: filter.ts, config.json, a passing test, tsconfig.json, npm scripts')
+  .argument('[dir]', 'the project directory (created if missing)', '.')
+  .option('--name <name>', "the filter's name (default: from the directory)")
+  .option('--force', 'overwrite files that already exist')
+  .action((dir: string, opts) => {
+    init(dir, { name: opts.name, force: !!opts.force })
+  })
+
+program
+  .command('dev')
+  .description('run a filter locally in the dev host, rebuilding and swapping it in on every change')
+  .argument('<entry>', 'the filter entry file, e.g. filter.ts')
+  .option('-u, --upstream <host:port>', 'where requests go after the filter: IPv4 or host name (default: a direct 200 response)')
+  .option('-p, --port <port>', 'listening port (0: any free port)', port, 10000)
+  .option('--host <address>', 'listening address (0.0.0.0 to reach it from outside a container)', '127.0.0.1')
+  .option('-c, --config <file>', "the filter's config (JSON or YAML); changes are picked up too")
+  .option('-f, --filter <name>', 'which filter of the entry to run (when it exports several)')
+  .option('--concurrency <n>', 'worker threads (each runs its own Node environment)', positive, 2)
+  .addOption(new Option('-l, --log-level <level>', "the dev host's log level").choices(LOG_LEVELS).default('info'))
+  .option('--inspect [host:port]', "open Node's debugger on the worker's environment (one worker; default 127.0.0.1:9229)")
+  .action(async (entry: string, opts) => {
+    const session = startDev(entry, {
+      upstream: opts.upstream,
+      port: opts.port,
+      host: opts.host,
+      config: opts.config,
+      filter: opts.filter,
+      concurrency: opts.concurrency,
+      logLevel: opts.logLevel,
+      inspect: opts.inspect === true ? '127.0.0.1:9229' : opts.inspect,
+    })
+    // Every way out stops the dev host and removes the temporary files; a second signal (a terminal
+    // may deliver Ctrl-C to the whole process group twice) does not cut that short.
+    let stopping = false
+    const stop = () => {
+      if (stopping) return
+      stopping = true
+      void session.stop().then(() => process.exit(0))
+    }
+    process.on('SIGINT', stop)
+    process.on('SIGTERM', stop)
+    await session.ready
+  })
+
+program
   .command('build')
-  .description('bundle a filter and write what Envoy needs: bundle.js, libnodevoy.so, envoy.yaml, Dockerfile')
+  .description('bundle a filter, check it in libnodevoy, and write what Envoy needs: bundle.js (+ map), libnodevoy.so, envoy.yaml, Dockerfile')
   .argument('<entry>', 'the filter entry file (TypeScript or JavaScript), e.g. filter.ts')
   .option('-o, --out <dir>', 'output directory', 'nodevoy-out')
   .option('-f, --filter <name>', 'which filter of the entry to configure (when it exports several)')
-  .option('-c, --config <file.json>', "the filter's config (JSON), checked against its schema and put in envoy.yaml")
+  .option('-c, --config <file>', "the filter's config (JSON or YAML), checked against its schema and put in envoy.yaml")
+  .option('-u, --upstream <host:port>', 'the service behind Envoy: IPv4, [IPv6] or a host name (STRICT_DNS)', '127.0.0.1:8080')
   .option('--bundle-path <path>', 'absolute path of bundle.js where Envoy runs', '/etc/nodevoy/bundle.js')
   .option('--fail-open', 'let requests through when the filter throws (default: answer 500)')
   .option('-q, --quiet', 'print nothing on success')
@@ -44,6 +93,7 @@ program
       out: opts.out,
       filter: opts.filter,
       config: opts.config,
+      upstream: opts.upstream,
       bundlePath: opts.bundlePath,
       failOpen: !!opts.failOpen,
       quiet: !!opts.quiet,
@@ -51,35 +101,11 @@ program
   })
 
 program
-  .command('dev')
-  .description('run a filter locally in the dev host, rebuilding and swapping it in on every change')
-  .argument('<entry>', 'the filter entry file, e.g. filter.ts')
-  .option('-u, --upstream <host:port>', 'where requests go after the filter (default: a direct 200 response)')
-  .option('-p, --port <port>', 'listening port on 127.0.0.1 (0: any free port)', port, 10000)
-  .option('-c, --config <file.json>', "the filter's config (JSON); changes are picked up too")
-  .option('-f, --filter <name>', 'which filter of the entry to run (when it exports several)')
-  .option('--concurrency <n>', 'worker threads (each runs its own Node environment)', positive, 2)
-  .action(async (entry: string, opts) => {
-    const session = await dev(entry, {
-      upstream: opts.upstream,
-      port: opts.port,
-      config: opts.config,
-      filter: opts.filter,
-      concurrency: opts.concurrency,
-    })
-    const stop = () => {
-      void session.stop().then(() => process.exit(0))
-    }
-    process.once('SIGINT', stop)
-    process.once('SIGTERM', stop)
-  })
-
-program
   .command('config')
   .description("print the Envoy http_filters entry for a built bundle, for your own envoy.yaml")
   .argument('<bundle>', 'bundle.js written by `nodevoy build`')
   .option('-f, --filter <name>', 'which filter of the bundle (when it exports several)')
-  .option('-c, --config <file.json>', "the filter's config (JSON), checked against its schema")
+  .option('-c, --config <file>', "the filter's config (JSON or YAML), checked against its schema")
   .option('--bundle-path <path>', 'absolute path of bundle.js where Envoy runs (default: this file)')
   .option('--fail-open', 'let requests through when the filter throws (default: answer 500)')
   .action(async (bundle: string, opts) => {
@@ -90,11 +116,11 @@ program
 
 program
   .command('setup')
-  .description("install Node 18's libnode (Debian 12), which the dev host needs to run libnodevoy")
+  .description("make Node 18's libnode (Debian 12's libnode108) available to the dev host, in a per-user cache")
   .action(() => setup())
 
 program.parseAsync(process.argv).catch((error: unknown) => {
-  if (error instanceof CliError) {
+  if (error instanceof NodevoyError) {
     process.stderr.write(`nodevoy: ${error.message}\n`)
   } else {
     process.stderr.write(`nodevoy: unexpected error: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`)

@@ -1,14 +1,14 @@
 #!/usr/bin/env bash
-# npm run prebuild: builds libnodevoy with prebuildify into prebuilds/linux-x64/nodevoy.node, where
-# node-gyp-build (and `nodevoy build`) find it, against the headers of the Node it embeds.
+# npm run prebuild: puts libnodevoy (built against the headers of the Node it embeds) and the dev host
+# into prebuilds/linux-x64/, where node-gyp-build (and `nodevoy build`, `nodevoy dev`) find them in
+# the published package. Both are the local builds, stripped: nothing is compiled twice.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-export npm_config_nodedir="$(bash scripts/build-module.sh --print-nodedir)"
-npx --no-install prebuildify --napi --strip
-# The dev host ships too (`nodevoy dev`, nodevoy/testing): statically linked but for glibc and libstdc++.
-make -C host -j2 ../out/nodevoy-devhost >/dev/null
-cp out/nodevoy-devhost prebuilds/linux-x64/nodevoy-devhost
-strip prebuilds/linux-x64/nodevoy-devhost
-# prebuildify moves build/Release/nodevoy.node; rebuild it so local runs keep using a fresh build.
 bash scripts/build-module.sh
+make -C host -j2 ../out/nodevoy-devhost >/dev/null
+mkdir -p prebuilds/linux-x64
+# The dev host ships too (`nodevoy dev`, nodevoy/devhost): statically linked but for glibc and libstdc++.
+cp build/Release/nodevoy.node prebuilds/linux-x64/nodevoy.node
+cp out/nodevoy-devhost prebuilds/linux-x64/nodevoy-devhost
+strip prebuilds/linux-x64/nodevoy.node prebuilds/linux-x64/nodevoy-devhost
 ls -l prebuilds/linux-x64/

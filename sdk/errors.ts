@@ -1,7 +1,10 @@
 import type { ERROR_CODES } from './internal/contract.js'
 
 /** Error codes nodevoy uses; every error it throws has one in `code` (see {@link NodevoyError}). */
-export type ErrorCode =
+export type ErrorCode = RuntimeErrorCode | ToolErrorCode
+
+/** Codes of the errors the SDK and libnodevoy raise inside Envoy (the contract's list). */
+export type RuntimeErrorCode =
   | 'NODEVOY_ERR_STREAM_GONE'
   | 'NODEVOY_ERR_WRONG_THREAD'
   | 'NODEVOY_ERR_ALREADY_REPLIED'
@@ -13,9 +16,19 @@ export type ErrorCode =
   | 'NODEVOY_ERR_CALLOUT_FAILED'
   | 'NODEVOY_ERR_UNSUPPORTED'
 
-// The public union and the contract's list (what native code throws) must be the same set.
+/** Codes of the errors the tools raise: `nodevoy build`/`dev`/`config`, and startFilter of `nodevoy/devhost`. */
+export type ToolErrorCode =
+  | 'NODEVOY_ERR_BUILD_FAILED'
+  | 'NODEVOY_ERR_NO_FILTER'
+  | 'NODEVOY_ERR_LOAD_FAILED'
+  | 'NODEVOY_ERR_CREATE_FAILED'
+  | 'NODEVOY_ERR_UNSUPPORTED_API'
+  | 'NODEVOY_ERR_NATIVE_UNAVAILABLE'
+  | 'NODEVOY_ERR_DEVHOST_FAILED'
+
+// The runtime's codes and the contract's list (what native code throws) must be the same set.
 type Same<A, B> = [A] extends [B] ? ([B] extends [A] ? true : never) : never
-const errorCodesMatchContract: Same<ErrorCode, (typeof ERROR_CODES)[number]> = true
+const errorCodesMatchContract: Same<RuntimeErrorCode, (typeof ERROR_CODES)[number]> = true
 void errorCodesMatchContract
 
 function hasCode(value: unknown, code: ErrorCode): boolean {
@@ -35,6 +48,15 @@ function hasCode(value: unknown, code: ErrorCode): boolean {
  * - `NODEVOY_ERR_INVALID_STATE`: a call the stream's current state does not allow.
  * - `NODEVOY_ERR_CALLOUT_FAILED`: a callout through an Envoy cluster failed ({@link CalloutError}).
  * - `NODEVOY_ERR_UNSUPPORTED`: the running Envoy lacks what the call needs (an older release).
+ *
+ * The tools' codes (`nodevoy build`/`dev`/`config`, startFilter of `nodevoy/devhost`):
+ * - `NODEVOY_ERR_BUILD_FAILED`: bundling failed (a syntax error, an import that does not resolve).
+ * - `NODEVOY_ERR_NO_FILTER`: the entry exports no filter, several without a choice, or not the one named.
+ * - `NODEVOY_ERR_LOAD_FAILED`: the bundle's top-level code threw in the embedded runtime.
+ * - `NODEVOY_ERR_CREATE_FAILED`: the filter's `create()` threw.
+ * - `NODEVOY_ERR_UNSUPPORTED_API`: the filter uses a Node builtin (module or export) the embedded runtime lacks.
+ * - `NODEVOY_ERR_NATIVE_UNAVAILABLE`: the native parts (libnodevoy, the dev host, libnode) are missing here.
+ * - `NODEVOY_ERR_DEVHOST_FAILED`: the dev host did not start or stopped.
  *
  * `instanceof NodevoyError` matches by code, so errors from native code and from another copy of
  * the SDK match too.
@@ -95,9 +117,12 @@ export interface ConfigIssue {
 export class ConfigError extends NodevoyError {
   /** Every problem found, with its path in the config. */
   readonly issues: ConfigIssue[]
-  constructor(filterName: string, issues: ConfigIssue[]) {
+  /**
+   * @param detail - appended to the message: where the config came from, or what to do.
+   */
+  constructor(filterName: string, issues: ConfigIssue[], detail?: string) {
     const lines = issues.map((i) => `${i.path.length ? i.path.join('.') : '(config)'}: ${i.message}`)
-    super('NODEVOY_ERR_INVALID_CONFIG', `invalid config for filter "${filterName}": ${lines.join('; ')}`)
+    super('NODEVOY_ERR_INVALID_CONFIG', `invalid config for filter "${filterName}": ${lines.join('; ')}${detail ? `. ${detail}` : ''}`)
     this.name = 'ConfigError'
     this.issues = issues
   }

@@ -1,6 +1,5 @@
-import type { z } from 'zod'
 import { Background, type BackgroundFunction, type BackgroundTask, type EveryOptions } from './background.js'
-import { ConfigError, NodevoyError, type ConfigIssue } from './errors.js'
+import { ConfigError, NodevoyError } from './errors.js'
 import type { BodyChunk } from './body.js'
 import type { RequestHeaderMap, ResponseHeaderMap, TrailerMap } from './headers.js'
 import type { NativeBinding } from './internal/binding.js'
@@ -10,6 +9,7 @@ import { describe } from './internal/describe.js'
 import { createDispatcher, hookMask, withLogContext } from './internal/dispatcher.js'
 import { LOG_LEVELS, StreamState } from './internal/stream-state.js'
 import { checkMetricsSpec, createMetrics, declarationRows, type Metrics, type MetricsSpec } from './metrics.js'
+import { isStandardSchema, toConfigIssue, type InferConfig, type StandardSchemaV1 } from './schema.js'
 import { createSharedState, type SharedState } from './shared.js'
 import type { LogLevel, Stream } from './stream.js'
 
@@ -112,28 +112,47 @@ export interface FilterContext<RouteView = unknown, M extends MetricsSpec = Metr
   readonly signal: AbortSignal
 }
 
+// Every hook name FilterHooks declares (a hook added there must be added here: the Record type
+// says so). A name create() returns that looks like a hook (on + capital) but is none of these, such
+// as the typo `onResponseHeader`, gets a warning; other names are the filter's own helpers.
+const HOOK_NAMES: Record<keyof FilterHooks, true> = {
+  onRequestHeaders: true,
+  onRequestBody: true,
+  onRequestTrailers: true,
+  onResponseHeaders: true,
+  onResponseBody: true,
+  onResponseTrailers: true,
+  onStreamComplete: true,
+  onDestroy: true,
+}
+
 /** A filter's definition, as written by its author. */
 export interface FilterDefinition<
-  Schema extends z.ZodType = z.ZodType<unknown>,
-  RouteSchema extends z.ZodType = z.ZodType<unknown>,
-  RouteView = z.output<Schema>,
+  Schema extends StandardSchemaV1 = StandardSchemaV1<unknown>,
+  RouteSchema extends StandardSchemaV1 = StandardSchemaV1<unknown>,
+  RouteView = InferConfig<Schema>,
   M extends MetricsSpec = MetricsSpec,
 > {
   /** The filter's name; the Envoy config selects it with `"filter": "<name>"`. */
   name: string
-  /** A zod schema for the filter's config; Envoy refuses configs it rejects, naming the field. */
+  /**
+   * A schema for the filter's config: any Standard Schema validator (zod 3.24+ or 4, valibot 1+,
+   * arktype 2+, ...). Envoy refuses a config it rejects, naming the field. Without a schema, `create`
+   * gets the config as parsed from JSON (`{}` when Envoy's config has none).
+   */
   config?: Schema
   /**
-   * A zod schema for the filter's per-route config (Envoy's typed_per_filter_config on a route or
-   * virtual host, `filter_config: {"config": {...}}`); Envoy refuses a route config it rejects when
-   * the route loads, naming the field. Without it, per-route configs are refused.
+   * A schema (any Standard Schema, as `config`) for the filter's per-route config: Envoy's
+   * typed_per_filter_config on a route or virtual host, `filter_config: {"config": {...}}`. Envoy
+   * refuses a route config it rejects when the route loads, naming the field. Without it, per-route
+   * configs are refused.
    */
   routeConfig?: RouteSchema
   /**
    * Merges the filter's config with a route's config into what `context.routeConfig(stream)` gives.
    * Default: `{ ...config, ...route }` for objects, else the route's config.
    */
-  mergeRouteConfig?(config: z.output<Schema>, route: z.output<RouteSchema>): RouteView
+  mergeRouteConfig?(config: InferConfig<Schema>, route: InferConfig<RouteSchema>): RouteView
   /**
    * The filter's metrics, by name: counters, gauges and histograms, with labels. Envoy defines them
    * when it creates the filter's config; they appear in `/stats` as `<metrics_namespace>.<name>`
@@ -152,14 +171,14 @@ export interface FilterDefinition<
    * setup here (parsed keys, clients). Returns the hooks — an object shared by the worker's streams,
    * or a class ({@link FilterClass}) instantiated once per stream for per-request state.
    */
-  create(config: z.output<Schema>, context: FilterContext<RouteView, M>): FilterHooks | FilterClass
+  create(config: InferConfig<Schema>, context: FilterContext<RouteView, M>): FilterHooks | FilterClass
 }
 
 /** A filter made by {@link defineFilter}: export it (default or named) from the bundle's entry. */
 export interface Filter<
-  Schema extends z.ZodType = z.ZodType<unknown>,
-  RouteSchema extends z.ZodType = z.ZodType<unknown>,
-  RouteView = z.output<Schema>,
+  Schema extends StandardSchemaV1 = StandardSchemaV1<unknown>,
+  RouteSchema extends StandardSchemaV1 = StandardSchemaV1<unknown>,
+  RouteView = InferConfig<Schema>,
   M extends MetricsSpec = MetricsSpec,
 > {
   /** The filter's name, as given to defineFilter. */
@@ -170,12 +189,27 @@ export interface Filter<
   readonly [FILTER_BRAND_SYMBOL]: FilterBrand
 }
 
-/** Issues of a zod result, as ConfigIssues under `prefix`. */
-function issuesOf(error: z.ZodError, prefix: (string | number)[]): ConfigIssue[] {
-  return error.issues.map((issue) => ({
-    path: [...prefix, ...issue.path.map((p) => (typeof p === 'number' ? p : String(p)))],
-    message: issue.message,
-  }))
+/** Validates `raw` with a Standard Schema, synchronously; throws a ConfigError with paths under `prefix`. */
+function validateWith(name: string, schema: StandardSchemaV1, raw: unknown, prefix: (string | number)[], what: string): unknown {
+  const result = schema['~standard'].validate(raw)
+  if (result instanceof Promise) {
+    result.catch(() => {})  // nobody can wait for it; the error below says why
+    throw new NodevoyError(
+      'NODEVOY_ERR_INVALID_ARGUMENT',
+      `filter "${name}": its ${what} schema validates asynchronously (it returned a Promise), but Envoy loads ` +
+        'configs synchronously: use a schema without async checks (e.g. no async refine)',
+    )
+  }
+  if (result.issues) {
+    throw new ConfigError(
+      name,
+      result.issues.map((issue) => {
+        const converted = toConfigIssue(issue)
+        return { ...converted, path: [...prefix, ...converted.path] }
+      }),
+    )
+  }
+  return result.value
 }
 
 function defaultMerge(config: unknown, route: unknown): unknown {
@@ -201,9 +235,9 @@ const ROUTE_VIEWS_KEPT = 64
  * })
  */
 export function defineFilter<
-  Schema extends z.ZodType = z.ZodType<unknown>,
-  RouteSchema extends z.ZodType = z.ZodType<unknown>,
-  RouteView = z.output<Schema>,
+  Schema extends StandardSchemaV1 = StandardSchemaV1<unknown>,
+  RouteSchema extends StandardSchemaV1 = StandardSchemaV1<unknown>,
+  RouteView = InferConfig<Schema>,
   const M extends MetricsSpec = {},
 >(definition: FilterDefinition<Schema, RouteSchema, RouteView, M>): Filter<Schema, RouteSchema, RouteView, M> {
   if (typeof definition?.name !== 'string' || definition.name === '') {
@@ -211,6 +245,15 @@ export function defineFilter<
   }
   if (typeof definition.create !== 'function') {
     throw new NodevoyError('NODEVOY_ERR_INVALID_ARGUMENT', `defineFilter(${definition.name}): \`create\` must be a function`)
+  }
+  for (const field of ['config', 'routeConfig'] as const) {
+    if (definition[field] !== undefined && !isStandardSchema(definition[field])) {
+      throw new NodevoyError(
+        'NODEVOY_ERR_INVALID_ARGUMENT',
+        `defineFilter(${definition.name}): \`${field}\` must be a Standard Schema (an object with ['~standard'].validate), ` +
+          'e.g. a zod (3.24+), valibot (1+) or arktype (2+) schema',
+      )
+    }
   }
   if (definition.mergeRouteConfig !== undefined && typeof definition.mergeRouteConfig !== 'function') {
     throw new NodevoyError('NODEVOY_ERR_INVALID_ARGUMENT', `defineFilter(${definition.name}): \`mergeRouteConfig\` must be a function`)
@@ -230,28 +273,21 @@ export function defineFilter<
         { path: ['filter_config', 'config'], message: `filter "${name}" takes no per-route config (its definition has no routeConfig schema)` },
       ])
     }
-    const result = definition.routeConfig.safeParse(raw)
-    if (!result.success) throw new ConfigError(name, issuesOf(result.error, ['filter_config', 'config']))
-    return result.data
+    return validateWith(name, definition.routeConfig, raw, ['filter_config', 'config'], 'routeConfig')
   }
   const brand: FilterBrand = {
     name,
     validateRouteConfig(routeJson: string) {
       parseRoute(routeJson)
     },
-    instantiate(binding: NativeBinding, configJson: string, filterId: number) {
+    instantiate(binding: NativeBinding, configJson: string, filterId: number, settleTimeoutMs: number) {
       let raw: unknown
       try {
         raw = JSON.parse(configJson)
       } catch {
         throw new ConfigError(name, [{ path: [], message: 'the config is not JSON' }])
       }
-      let config: unknown = raw
-      if (definition.config) {
-        const result = definition.config.safeParse(raw)
-        if (!result.success) throw new ConfigError(name, issuesOf(result.error, []))
-        config = result.data
-      }
+      const config: unknown = definition.config ? validateWith(name, definition.config, raw, [], 'config') : raw
       // Defined in Envoy now when this is the config's validation (inside config_new), else checked.
       binding.declareMetrics(filterId, declarationRows(declarations))
       const metrics = createMetrics(binding, name, filterId, declarations)
@@ -294,7 +330,7 @@ export function defineFilter<
           return background.signal
         },
       }
-      const created = withLogContext({ logPrefix: () => `[${name}]` }, () => definition.create(config as z.output<Schema>, context)) as FilterHooks | FilterClass
+      const created = withLogContext({ logPrefix: () => `[${name}]` }, () => definition.create(config as InferConfig<Schema>, context)) as FilterHooks | FilterClass
       if (typeof created === 'function') {
         if (!created.prototype || hookMask(created.prototype) === 0) {
           background.dispose()
@@ -309,6 +345,13 @@ export function defineFilter<
       } else if (typeof created.onDestroy === 'function') {
         destroyCallbacks.push(() => created.onDestroy!())
       }
+      const names =
+        typeof created === 'function'
+          ? Object.getOwnPropertyNames(created.prototype).filter((key) => key !== 'constructor')
+          : Object.keys(created)
+      for (const key of names) {
+        if (/^on[A-Z]/.test(key) && !Object.hasOwn(HOOK_NAMES, key)) binding.log(LogLevelValue.Warn, `[${name}] ${unknownHookMessage(key)}`)
+      }
       const onDestroy = () => {
         for (const callback of destroyCallbacks) {
           try {
@@ -318,8 +361,32 @@ export function defineFilter<
           }
         }
       }
-      return createDispatcher(binding, name, created, { onDestroy, configId: filterId, beforeHook: metrics.flushPending })
+      return createDispatcher(binding, name, created, { onDestroy, configId: filterId, beforeHook: metrics.flushPending, settleTimeoutMs })
     },
   }
   return Object.freeze({ name, definition, [FILTER_BRAND_SYMBOL]: brand })
+}
+
+/** The warning for a name create() returned that is not a hook, with the closest hook name. */
+function unknownHookMessage(key: string): string {
+  let best: string | undefined
+  let bestDistance = Infinity
+  for (const hook of Object.keys(HOOK_NAMES)) {
+    const d = editDistance(key.toLowerCase(), hook.toLowerCase())
+    if (d < bestDistance) [best, bestDistance] = [hook, d]
+  }
+  const guess = best !== undefined && bestDistance <= 3 ? ` (did you mean "${best}"?)` : ''
+  return `create() returned "${key}", which is not a hook nodevoy calls${guess}; hooks: ${Object.keys(HOOK_NAMES).join(', ')}`
+}
+
+function editDistance(a: string, b: string): number {
+  let previous = Array.from({ length: b.length + 1 }, (_, j) => j)
+  for (let i = 1; i <= a.length; i++) {
+    const current = [i]
+    for (let j = 1; j <= b.length; j++) {
+      current[j] = Math.min(previous[j]! + 1, current[j - 1]! + 1, previous[j - 1]! + (a[i - 1] === b[j - 1] ? 0 : 1))
+    }
+    previous = current
+  }
+  return previous[b.length]!
 }

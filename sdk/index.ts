@@ -14,4 +14,15 @@ export type { SharedState, SharedValue, SharedWriteOptions } from './shared.js'
 export type { CalloutBody, CalloutHeaders, CalloutInit, CalloutResponse } from './fetch.js'
 export type { BackgroundFunction, BackgroundTask, EveryOptions } from './background.js'
 export { CalloutError, ConfigError, NodevoyError, StreamGoneError, WrongThreadError } from './errors.js'
-export type { ConfigIssue, ErrorCode } from './errors.js'
+export type { ConfigIssue, ErrorCode, RuntimeErrorCode, ToolErrorCode } from './errors.js'
+export type {
+  InferConfig,
+  StandardSchemaFailure,
+  StandardSchemaIssue,
+  StandardSchemaPathSegment,
+  StandardSchemaProps,
+  StandardSchemaResult,
+  StandardSchemaSuccess,
+  StandardSchemaTypes,
+  StandardSchemaV1,
+} from './schema.js'

@@ -256,8 +256,8 @@ constexpr const char* kBootstrapSource = R"JS("use strict";
       m.loaded = true;
       return m.exports;
     },
-    instantiate(exports, name, configJson, filterId) {
-      return findFilter(exports, name)[Symbol.for(FILTER_BRAND)].instantiate(binding, configJson, filterId);
+    instantiate(exports, name, configJson, filterId, settleTimeoutMs) {
+      return findFilter(exports, name)[Symbol.for(FILTER_BRAND)].instantiate(binding, configJson, filterId, settleTimeoutMs);
     },
     validateRoute(exports, name, routeJson) {
       findFilter(exports, name)[Symbol.for(FILTER_BRAND)].validateRouteConfig(routeJson);

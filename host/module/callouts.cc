@@ -14,8 +14,8 @@ using contract::CalloutEventType;
 
 namespace {
 
-// W: one table per worker thread (an environment is driven by one worker).
-thread_local std::unordered_map<double, StreamCallouts> t_callouts;
+// W: one table per worker thread (a stream lives on one worker).
+thread_local std::unordered_map<const Stream*, StreamCallouts> t_callouts;
 
 const char* resetReasonName(nv_http_stream_reset_reason reason) {
   switch (reason) {
@@ -50,7 +50,8 @@ void deliver(Stream& stream, uint64_t id, std::vector<CalloutEvent> events, bool
   WorkerEnv& env = stream.env();
   if (env.inJs() || stream.instance() == nullptr) return;
   env.enterFromWorker();
-  callDispatch(env, *stream.instance(), contract::kCallout, stream.token(), false, stream.config().name(), stream.id());
+  callDispatch(env, *stream.instance(), contract::kCallout, stream.token(), false, stream.config().name(), stream.id(),
+               stream.config().cpuBudgetMs());
   env.drainIfOutermost();
   env.leaveFromWorker();
 }
@@ -64,9 +65,9 @@ CalloutEvent event(uint64_t id, CalloutEventType type) {
 
 }  // namespace
 
-StreamCallouts& calloutsOf(const Stream& stream) { return t_callouts[stream.token()]; }
+StreamCallouts& calloutsOf(const Stream& stream) { return t_callouts[&stream]; }
 
-void forgetCallouts(const Stream& stream) { t_callouts.erase(stream.token()); }
+void forgetCallouts(const Stream& stream) { t_callouts.erase(&stream); }
 
 std::string joinHeaders(const nv_envoy_header* headers, size_t size, uint32_t* status) {
   std::string joined;

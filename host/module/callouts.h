@@ -8,7 +8,7 @@
 // start_http_stream) is only queued: the SDK takes the queue after each callout call it makes.
 //
 // Threads: everything here runs on the stream's worker (W). The queues are per worker thread,
-// keyed by stream token (tokens are unique within an environment, and an environment has one worker).
+// keyed by the Stream object (dropped at its destroy, before the object can serve another stream).
 #pragma once
 
 #include <cstdint>

@@ -139,11 +139,11 @@ static_assert(NV_LOG_ERROR == 4);
 static_assert(NV_LOG_CRITICAL == 5);
 static_assert(NV_LOG_OFF == 6);
 
-constexpr const char* kFilterConfigFields[] = {"bundle", "filter", "config", "failOpen"};
+constexpr const char* kFilterConfigFields[] = {"bundle", "filter", "config", "failOpen", "cpuBudgetMs", "settleTimeoutMs", "timeoutStatus"};
 
 #define NV_ERROR_CODES(X) X(NODEVOY_ERR_STREAM_GONE) X(NODEVOY_ERR_WRONG_THREAD) X(NODEVOY_ERR_ALREADY_REPLIED) X(NODEVOY_ERR_INVALID_CONFIG) X(NODEVOY_ERR_INVALID_ARGUMENT) X(NODEVOY_ERR_STREAM_COMPLETE) X(NODEVOY_ERR_NOT_ALLOWED) X(NODEVOY_ERR_INVALID_STATE) X(NODEVOY_ERR_CALLOUT_FAILED) X(NODEVOY_ERR_UNSUPPORTED)
 
 // Every function the binding registers: binding/*.cc defines one C++ function per name.
-#define NV_BINDING_FUNCTIONS(X) X(setup) X(log) X(logEnabled) X(uncaught) X(workerIndex) X(getHeaders) X(setHeader) X(addHeader) X(sendLocalReply) X(resume) X(continueStream) X(streamInfo) X(counters) X(notifyComplete) X(bodyMode) X(readBody) X(writeBody) X(attribute) X(getMetadata) X(setMetadata) X(getFilterState) X(setFilterState) X(clearRouteCache) X(declareMetrics) X(streamMetric) X(configMetric) X(routeConfig) X(calloutStart) X(calloutSend) X(calloutTrailers) X(calloutReset) X(calloutEvents) X(sharedGet) X(sharedSet) X(sharedIncrement) X(sharedCompareAndSet) X(sharedDelete)
+#define NV_BINDING_FUNCTIONS(X) X(setup) X(log) X(logEnabled) X(uncaught) X(workerIndex) X(getHeaders) X(setHeader) X(addHeader) X(sendLocalReply) X(resume) X(continueStream) X(streamInfo) X(counters) X(notifyComplete) X(bodyMode) X(readBody) X(writeBody) X(attribute) X(getMetadata) X(setMetadata) X(getFilterState) X(setFilterState) X(clearRouteCache) X(timeoutStream) X(declareMetrics) X(streamMetric) X(configMetric) X(routeConfig) X(calloutStart) X(calloutSend) X(calloutTrailers) X(calloutReset) X(calloutEvents) X(sharedGet) X(sharedSet) X(sharedIncrement) X(sharedCompareAndSet) X(sharedDelete)
 
 }  // namespace nodevoy::contract

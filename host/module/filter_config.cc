@@ -1,13 +1,15 @@
 #include "filter_config.h"
 
-#include <nlohmann/json.hpp>
 
 #include "config_registry.h"
 #include "contract.gen.h"
 #include "envoy_api.h"
+#include "filter_config_json.h"
 #include "js_call.h"
 #include "log.h"
 #include "node_runtime.h"
+#include "sandbox_stats.h"
+#include "watchdog.h"
 #include "worker_env.h"
 
 namespace nodevoy {
@@ -15,28 +17,7 @@ namespace nodevoy {
 namespace {
 std::atomic<uint32_t> g_next_config_id{1};
 
-// Live configs that can count uncaught errors; a config leaves before its Envoy pointer dies.
-std::mutex g_uncaught_mutex;
-std::vector<FilterConfig*> g_uncaught_counters;
-
-void addUncaughtCounter(FilterConfig* config) {
-  std::lock_guard<std::mutex> lock(g_uncaught_mutex);
-  g_uncaught_counters.push_back(config);
-}
-
-void removeUncaughtCounter(FilterConfig* config) {
-  std::lock_guard<std::mutex> lock(g_uncaught_mutex);
-  std::erase(g_uncaught_counters, config);
-}
 }  // namespace
-
-void countUncaughtError() {
-  if (envoy.http_filter_config_increment_counter == nullptr) return;
-  std::lock_guard<std::mutex> lock(g_uncaught_mutex);
-  if (g_uncaught_counters.empty()) return;
-  FilterConfig* config = g_uncaught_counters.back();
-  envoy.http_filter_config_increment_counter(config->configEnvoy(), config->uncaught_counter, nullptr, 0, 1);
-}
 
 std::shared_ptr<FilterConfig> FilterConfig::create(nv_config_envoy_ptr config_envoy, const std::string& name,
                                                    const std::string& json, std::string* error) {
@@ -44,53 +25,18 @@ std::shared_ptr<FilterConfig> FilterConfig::create(nv_config_envoy_ptr config_en
   config->name_ = name;
   config->config_envoy_ = config_envoy;
   config->id_ = g_next_config_id.fetch_add(1);
-  nlohmann::json parsed;
-  try {
-    parsed = nlohmann::json::parse(json.empty() ? std::string("{}") : json);
-  } catch (const nlohmann::json::exception& e) {
-    *error = std::string("filter_config is not JSON (use a google.protobuf.Struct): ") + e.what();
+  FilterConfigFields fields;
+  if (std::string problem = parseFilterConfig(json, &fields); !problem.empty()) {
+    *error = problem;
     return nullptr;
   }
-  if (!parsed.is_object()) {
-    *error = "filter_config must be an object: {\"bundle\": \"/path/to/bundle.js\", \"filter\": \"name\", \"config\": {...}}";
-    return nullptr;
-  }
-  for (const auto& [key, value] : parsed.items()) {
-    bool known = false;
-    std::string expected;
-    for (const char* field : contract::kFilterConfigFields) {
-      known = known || key == field;
-      expected += (expected.empty() ? "" : ", ") + std::string(field);
-    }
-    if (!known) {
-      *error = "filter_config." + key + ": unknown field (expected " + expected + ")";
-      return nullptr;
-    }
-  }
-  if (!parsed.contains("bundle") || !parsed["bundle"].is_string() || parsed["bundle"].get<std::string>().empty()) {
-    *error = "filter_config.bundle: required, the absolute path of the bundle that `nodevoy build` wrote";
-    return nullptr;
-  }
-  config->bundle_path_ = parsed["bundle"].get<std::string>();
-  if (config->bundle_path_[0] != '/') {
-    *error = "filter_config.bundle: must be an absolute path, got \"" + config->bundle_path_ + "\"";
-    return nullptr;
-  }
-  if (parsed.contains("filter")) {
-    if (!parsed["filter"].is_string()) {
-      *error = "filter_config.filter: must be a string, the name given to defineFilter()";
-      return nullptr;
-    }
-    config->filter_name_ = parsed["filter"].get<std::string>();
-  }
-  if (parsed.contains("failOpen")) {
-    if (!parsed["failOpen"].is_boolean()) {
-      *error = "filter_config.failOpen: must be true or false";
-      return nullptr;
-    }
-    config->fail_open_ = parsed["failOpen"].get<bool>();
-  }
-  config->config_json_ = parsed.contains("config") ? parsed["config"].dump() : "{}";
+  config->bundle_path_ = fields.bundle;
+  config->filter_name_ = fields.filter;
+  config->config_json_ = fields.config_json;
+  config->fail_open_ = fields.fail_open;
+  config->cpu_budget_ms_ = fields.cpu_budget_ms != 0 ? fields.cpu_budget_ms : Watchdog::instance().hookBudgetMs();
+  config->settle_timeout_ms_ = fields.settle_timeout_ms;
+  config->timeout_status_ = fields.timeout_status;
 
   // Metrics may only be defined now, inside config_new.
   std::string metric = "nodevoy_filter_errors";
@@ -99,11 +45,7 @@ std::shared_ptr<FilterConfig> FilterConfig::create(nv_config_envoy_ptr config_en
   if (envoy.http_filter_config_define_counter(config_envoy, metric_name, nullptr, 0, &metric_id) == NV_METRICS_SUCCESS) {
     config->errors_counter = metric_id;
   }
-  std::string uncaught = "nodevoy_uncaught_errors";
-  if (envoy.http_filter_config_define_counter(config_envoy, nv_module_buffer{uncaught.data(), uncaught.size()}, nullptr, 0,
-                                              &metric_id) == NV_METRICS_SUCCESS) {
-    config->uncaught_counter = metric_id;
-  }
+  const SandboxCounters sandbox_counters = defineSandboxCounters(config_envoy);
 
   // Validate in the config environment: load the bundle, find the filter, parse its config. The
   // filter's own metrics are defined meanwhile (the SDK declares them: binding declareMetrics).
@@ -132,7 +74,8 @@ std::shared_ptr<FilterConfig> FilterConfig::create(nv_config_envoy_ptr config_en
   config->failed_.assign(config->slots_, false);
   config->fast_.reset(new std::atomic<FilterInstance*>[config->slots_]);
   for (size_t i = 0; i < config->slots_; i++) config->fast_[i].store(nullptr);
-  if (config->uncaught_counter != 0) addUncaughtCounter(config.get());
+  addSandboxCounters(config.get(), config_envoy, sandbox_counters);
+  runtime.addConfig(config);
   for (uint32_t i = 0; i < runtime.envCount(); i++) {
     WorkerEnv* env = runtime.env(i);
     std::weak_ptr<FilterConfig> weak = config;
@@ -155,7 +98,7 @@ std::shared_ptr<FilterConfig> FilterConfig::create(nv_config_envoy_ptr config_en
 }
 
 std::string FilterConfig::loadInto(WorkerEnv& env, std::unique_ptr<FilterInstance>* out) {
-  return instantiateFilter(env, bundle_path_, filter_name_, config_json_, id_, name_, out);
+  return instantiateFilter(env, bundle_path_, filter_name_, config_json_, id_, name_, settle_timeout_ms_, out);
 }
 
 void releaseInstance(WorkerEnv& env, std::unique_ptr<FilterInstance> instance) {
@@ -192,8 +135,36 @@ FilterInstance* FilterConfig::loadInstance(WorkerEnv& env) {
   return keep(env.index(), std::move(instance));
 }
 
+void FilterConfig::reloadInto(WorkerEnv& fresh, WorkerEnv& dead) {
+  const uint32_t index = fresh.index();
+  std::unique_ptr<FilterInstance> previous;
+  {
+    std::lock_guard<std::mutex> lock(mutex_);
+    if (unloaded_ || index >= owned_.size()) return;
+    previous = std::move(owned_[index]);
+    fast_[index].store(nullptr, std::memory_order_release);
+    failed_[index] = false;
+  }
+  if (previous) dead.keepOrphan(std::move(previous));
+  std::weak_ptr<FilterConfig> weak = shared_from_this();
+  fresh.runOrQueue([weak, env = &fresh] {
+    auto self = weak.lock();
+    if (!self) return;
+    std::unique_ptr<FilterInstance> instance;
+    std::string problem = self->loadInto(*env, &instance);
+    if (!problem.empty()) {
+      NV_ERROR("nodevoy: loading filter config '%s' into the rebuilt environment of worker %u failed: %s",
+               self->name_.c_str(), env->index(), problem.c_str());
+      std::lock_guard<std::mutex> lock(self->mutex_);
+      self->failed_[env->index()] = true;
+      return;
+    }
+    self->keep(env->index(), std::move(instance));
+  });
+}
+
 void FilterConfig::unload() {
-  removeUncaughtCounter(this);
+  removeSandboxCounters(this);
   unregisterConfig(this);
   {
     std::unique_lock<std::shared_mutex> lock(envoy_mutex_);  // no config-level call is under way after this

@@ -45,16 +45,22 @@ class FilterConfig : public std::enable_shared_from_this<FilterConfig> {
   // W inside enterFromWorker: loads the instance now (the environment missed the load at config
   // time); null when loading failed (logged once; later streams fail fast).
   FilterInstance* loadInstance(WorkerEnv& env);
+  // W (the worker of fresh): a rebuilt environment replaces dead for this config: the old instance
+  // is left to the dead environment to release, and the filter is loaded into the fresh one.
+  void reloadInto(WorkerEnv& fresh, WorkerEnv& dead);
   // A: Envoy destroyed the config. Each environment's instance is released (its onDestroy run) by
   // that environment's lock holder; the Envoy config pointer is not used after this returns.
   void unload();
 
   const std::string& name() const { return name_; }
   bool failOpen() const { return fail_open_; }
+  // The sandbox's limits for this filter (filter_config fields; defaults from the environment).
+  uint32_t cpuBudgetMs() const { return cpu_budget_ms_; }
+  uint32_t settleTimeoutMs() const { return settle_timeout_ms_; }
+  uint32_t timeoutStatus() const { return timeout_status_; }
   uint32_t id() const { return id_; }
   nv_config_envoy_ptr configEnvoy() const { return config_envoy_; }
   size_t errors_counter = 0;    // metric id (1-based) for hook failures, 0 when not defined
-  size_t uncaught_counter = 0;  // metric id of nodevoy_uncaught_errors, 0 when not defined
 
   // ---- issue 10: metrics, per-route config, background work ----
   const std::string& bundlePath() const { return bundle_path_; }
@@ -88,6 +94,9 @@ class FilterConfig : public std::enable_shared_from_this<FilterConfig> {
   std::string filter_name_;   // the filter in the bundle ("" = the only one)
   std::string config_json_;   // the filter's own config, as JSON
   bool fail_open_ = false;
+  uint32_t cpu_budget_ms_ = 0;
+  uint32_t settle_timeout_ms_ = 30000;
+  uint32_t timeout_status_ = 504;
   uint32_t id_ = 0;
 
   mutable std::mutex mutex_;  // guards owned_, failed_, unloaded_ (M, workers, pollers)
@@ -100,11 +109,5 @@ class FilterConfig : public std::enable_shared_from_this<FilterConfig> {
 
 // L of env: releases an instance (runs the filter's onDestroy, drops its handles) and frees it.
 void releaseInstance(WorkerEnv& env, std::unique_ptr<FilterInstance> instance);
-
-// A (the isolate lock holder): counts one error outside every hook (an uncaught exception or
-// unhandled rejection) in the process-wide stat nodevoy_uncaught_errors. Every config defines that
-// counter under the same name, which Envoy resolves to one stat; it is updated through any live
-// config (a config-level update, Envoy >= 1.39; older Envoys only get the log line).
-void countUncaughtError();
 
 }  // namespace nodevoy

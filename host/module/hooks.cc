@@ -175,9 +175,11 @@ NV_EXPORT nv_filter_module_ptr envoy_dynamic_module_on_http_filter_new(nv_config
   try {
     auto& config = *static_cast<const std::shared_ptr<FilterConfig>*>(config_module);
     uint32_t index = envoy.http_filter_get_worker_index(filter_envoy);
-    WorkerEnv* env = NodeRuntime::instance().env(index);
+    NodeRuntime& runtime = NodeRuntime::instance();
+    runtime.reapRetired(index);
+    WorkerEnv* env = runtime.envForStream(index);
     if (env == nullptr) {
-      NV_ERROR("nodevoy: no Node environment for worker %u (concurrency changed?); answering 500", index);
+      NV_ERROR("nodevoy: no Node environment for worker %u; answering 500", index);
       return Stream::failedSentinel();
     }
     if (!env->adopt()) return Stream::failedSentinel();
@@ -248,7 +250,9 @@ NV_EXPORT void envoy_dynamic_module_on_http_filter_destroy(nv_filter_module_ptr 
   if (stream->isFailedSentinel()) return;
   try {
     forgetCallouts(*stream);  // Envoy cancels them without events
-    stream->env().destroyStream(stream);
+    WorkerEnv& env = stream->env();
+    env.destroyStream(stream);
+    if (env.dead()) NodeRuntime::instance().reapRetired(env.index());  // may free env
   } catch (...) {
   }
 }

@@ -6,6 +6,8 @@
 #include "contract.gen.h"
 #include "filter_config.h"
 #include "log.h"
+#include "sandbox_stats.h"
+#include "watchdog.h"
 #include "worker_env.h"
 
 namespace nodevoy {
@@ -34,7 +36,8 @@ v8::Local<v8::Value> toV8(napi_value value) {
 }
 
 int callDispatch(WorkerEnv& env, const FilterInstance& instance, int kind, double token, bool end_of_stream,
-                 const std::string& filter_name, uint64_t stream_id) {
+                 const std::string& filter_name, uint64_t stream_id, uint32_t budget_ms) {
+  if (env.dead()) return contract::kError;
   v8::Isolate* isolate = env.isolate();
   v8::HandleScope handle_scope(isolate);
   v8::Local<v8::Context> context = env.context();
@@ -42,18 +45,28 @@ int callDispatch(WorkerEnv& env, const FilterInstance& instance, int kind, doubl
                                  v8::Boolean::New(isolate, end_of_stream)};
   v8::TryCatch try_catch(isolate);
   v8::Local<v8::Value> value;
-  if (instance.dispatch.Get(isolate)->Call(context, v8::Undefined(isolate), 3, args).ToLocal(&value)) {
-    return value->Int32Value(context).FromMaybe(contract::kError);
+  bool ok;
+  {
+    Watchdog::Run run(env.watchdogSlot(), Watchdog::Phase::Hook, budget_ms);
+    ok = instance.dispatch.Get(isolate)->Call(context, v8::Undefined(isolate), 3, args).ToLocal(&value);
+  }
+  if (ok) return value->Int32Value(context).FromMaybe(contract::kError);
+  if (try_catch.HasTerminated() || isolate->IsExecutionTerminating()) {
+    if (env.dead()) return contract::kError;  // the environment was stopped (heap): its worker rebuilds it
+    isolate->CancelTerminateExecution();
+    NV_ERROR("nodevoy: filter '%s' %s on stream %" PRIu64 " ran over its CPU budget of %u ms and was stopped",
+             filter_name.c_str(), contract::hook(kind).name, stream_id, budget_ms);
+    countSandboxEvent(SandboxEvent::CpuBudget);
+    return contract::kError;
   }
   NV_ERROR("nodevoy: filter '%s' %s failed on stream %" PRIu64 ": %s", filter_name.c_str(), contract::hook(kind).name,
            stream_id, exceptionText(isolate, try_catch).c_str());
-  if (isolate->IsExecutionTerminating()) isolate->CancelTerminateExecution();
   return contract::kError;
 }
 
 std::string instantiateFilter(WorkerEnv& env, const std::string& bundle_path, const std::string& filter_name,
                               const std::string& config_json, uint32_t config_id, const std::string& envoy_name,
-                              std::unique_ptr<FilterInstance>* out) {
+                              uint32_t settle_timeout_ms, std::unique_ptr<FilterInstance>* out) {
   v8::Isolate* isolate = env.isolate();
   v8::HandleScope handle_scope(isolate);
   v8::Local<v8::Context> context = env.context();
@@ -72,9 +85,10 @@ std::string instantiateFilter(WorkerEnv& env, const std::string& bundle_path, co
     return fail("cannot load bundle " + bundle_path + ": ");
   }
   v8::Local<v8::Value> args[] = {exports, string(isolate, filter_name), string(isolate, config_json),
-                                 v8::Integer::NewFromUnsigned(isolate, config_id)};
+                                 v8::Integer::NewFromUnsigned(isolate, config_id),
+                                 v8::Integer::NewFromUnsigned(isolate, settle_timeout_ms)};
   v8::Local<v8::Value> result;
-  if (!instantiate_fn.As<v8::Function>()->Call(context, runtime, 4, args).ToLocal(&result)) {
+  if (!instantiate_fn.As<v8::Function>()->Call(context, runtime, 5, args).ToLocal(&result)) {
     return fail("filter '" + (filter_name.empty() ? envoy_name : filter_name) + "': ");
   }
   if (!result->IsObject()) return "the bundle's nodevoy SDK returned no filter instance";

@@ -16,14 +16,15 @@ class WorkerEnv;
 struct FilterInstance;
 
 // L (the stream's worker). instance.dispatch(kind, token, endOfStream) → the hook's action
-// (contract::Action); kError when dispatch itself threw (logged with filter, hook and stream).
+// (contract::Action); kError when dispatch itself threw or ran over its CPU budget of budget_ms
+// (logged with filter, hook and stream; the environment goes on), or the environment is dead.
 int callDispatch(WorkerEnv& env, const FilterInstance& instance, int kind, double token, bool end_of_stream,
-                 const std::string& filter_name, uint64_t stream_id);
+                 const std::string& filter_name, uint64_t stream_id, uint32_t budget_ms);
 
 // L. Loads the bundle in env and instantiates its filter for this config; "" on success, else why.
 std::string instantiateFilter(WorkerEnv& env, const std::string& bundle_path, const std::string& filter_name,
                               const std::string& config_json, uint32_t config_id, const std::string& envoy_name,
-                              std::unique_ptr<FilterInstance>* out);
+                              uint32_t settle_timeout_ms, std::unique_ptr<FilterInstance>* out);
 
 // L. Loads the bundle in env and checks a route's config with the filter's routeConfig schema (issue
 // 10, per-route config); "" when valid, else why (the field path first).

@@ -9,6 +9,7 @@
 #include <chrono>
 
 #include "envoy_api.h"
+#include "node_runtime.h"
 #include "stream.h"
 #include "worker_env.h"
 
@@ -55,10 +56,12 @@ void LoopPoller::poke() {
 }
 
 void LoopPoller::publish(bool streams_waiting) {
-  // The keepalive holds the loop while streams wait on it, so unref'd timers still fire for them.
-  if (streams_waiting != keepalive_ref_) {
-    keepalive_ref_ = streams_waiting;
-    if (streams_waiting) {
+  // The keepalive holds the loop while streams wait on it, so unref'd timers still fire for them;
+  // always in the environment with the inspector, so its messages are dispatched while idle.
+  const bool keep = streams_waiting || isInspectedEnv(env_.index());
+  if (keep != keepalive_ref_) {
+    keepalive_ref_ = keep;
+    if (keep) {
       uv_ref(reinterpret_cast<uv_handle_t*>(&keepalive_));
     } else {
       uv_unref(reinterpret_cast<uv_handle_t*>(&keepalive_));
@@ -78,6 +81,24 @@ void LoopPoller::publish(bool streams_waiting) {
 void LoopPoller::run() {
   const int backend_fd = uv_backend_fd(loop_);
   while (!stopping_) {
+    if (env_.dead()) {
+      // The environment can run no JS: wake the worker through every waiting stream so it answers
+      // them (Stream::abandon), then only wait to be stopped.
+      {
+        std::lock_guard<std::mutex> lock(env_.state_mutex_);
+        for (Stream* stream : env_.waiting_) {
+          if (stream->scheduler() != nullptr) envoy.http_filter_scheduler_commit(stream->scheduler(), contract::kEventPump);
+        }
+      }
+      struct pollfd fd{poke_fd_, POLLIN, 0};
+      while (!stopping_) {
+        if (poll(&fd, 1, -1) > 0) {
+          uint64_t value;
+          (void)!read(poke_fd_, &value, sizeof(value));
+        }
+      }
+      break;
+    }
     int timeout = -1;
     if (loop_alive_.load()) {
       const int64_t deadline = next_deadline_ms_.load();

@@ -7,6 +7,7 @@
 #include "filter_config.h"
 #include "js_call.h"
 #include "log.h"
+#include "sandbox_stats.h"
 #include "worker_env.h"
 
 namespace nodevoy {
@@ -106,7 +107,7 @@ int Stream::runHook(int kind, bool end_of_stream) {
     d->hook = kind;
     d->on_stack = true;
   }
-  int action = callDispatch(*env_, *instance_, kind, token(), end_of_stream, config_->name(), id_);
+  int action = callDispatch(*env_, *instance_, kind, token(), end_of_stream, config_->name(), id_, config_->cpuBudgetMs());
   if (d == nullptr || !alive_) {
     if (d != nullptr) d->on_stack = false;
     return action;
@@ -200,6 +201,7 @@ bool Stream::fail(Direction direction) {
 // ---- Envoy's hooks ---------------------------------------------------------------------------------
 
 nv_headers_status Stream::onHeaders(contract::HookKind kind, bool end_of_stream) {
+  if (env_->dead()) return abandon() ? NV_HEADERS_STOP_ITERATION : NV_HEADERS_CONTINUE;
   const Direction direction = hook(kind).direction;
   DirectionState& d = state(direction);
   if (end_of_stream) d.end_seen = true;
@@ -216,6 +218,7 @@ nv_headers_status Stream::onHeaders(contract::HookKind kind, bool end_of_stream)
 }
 
 nv_body_status Stream::onBody(contract::HookKind kind, bool end_of_stream) {
+  if (env_->dead()) return abandon() ? NV_BODY_STOP_ITERATION_NO_BUFFER : NV_BODY_CONTINUE;
   const Direction direction = hook(kind).direction;
   DirectionState& d = state(direction);
   if (end_of_stream) {
@@ -284,6 +287,7 @@ nv_body_status Stream::onBody(contract::HookKind kind, bool end_of_stream) {
 }
 
 nv_trailers_status Stream::onTrailers(contract::HookKind kind) {
+  if (env_->dead()) return abandon() ? NV_TRAILERS_STOP_ITERATION : NV_TRAILERS_CONTINUE;
   const Direction direction = hook(kind).direction;
   DirectionState& d = state(direction);
   d.end_seen = true;
@@ -331,12 +335,12 @@ void Stream::deliverBodyEnd(Direction direction) {
   if (d.body_end_delivered) return;
   d.body_end_delivered = true;
   const int kind = direction == Direction::Request ? contract::kRequestBodyEnd : contract::kResponseBodyEnd;
-  callDispatch(*env_, *instance_, kind, token(), true, config_->name(), id_);
+  callDispatch(*env_, *instance_, kind, token(), true, config_->name(), id_, config_->cpuBudgetMs());
   env_->drainIfOutermost();  // the read's continuation runs now, while the body is still held
 }
 
 void Stream::onComplete() {
-  const bool run = implements(contract::kStreamComplete) || notify_complete_;
+  const bool run = !env_->dead() && (implements(contract::kStreamComplete) || notify_complete_);
   for (Direction direction : {Direction::Request, Direction::Response}) {
     const DirectionState& d = state(direction);
     if (d.body_mode == BodyMode::Buffer && !d.body_end_delivered && !replied_) {
@@ -356,6 +360,10 @@ void Stream::onComplete() {
 }
 
 void Stream::onScheduled(uint64_t event_id) {
+  if (env_->dead()) {
+    abandon();
+    return;
+  }
   if (event_id == contract::kEventPump) {
     v8::HandleScope handle_scope(env_->isolate());
     env_->pumpFromWorker();
@@ -383,6 +391,45 @@ void Stream::applyMailbox(Direction direction) {
   } else {
     envoy.http_filter_continue_encoding(filter_envoy_);
   }
+}
+
+bool Stream::abandon() {
+  if (!alive_) return true;
+  request_.phase = response_.phase = Phase::Done;
+  syncWaiting();
+  if (complete_) return true;
+  // The environment died under this stream: answer it as a failed filter would (ignoring failOpen:
+  // nothing of the filter ran to the end).
+  if (replied_) return true;
+  replied_ = true;
+  static const char kDetails[] = "nodevoy_environment_stopped";
+  if (response_.headers_passed) {
+    envoy.http_filter_reset_stream(filter_envoy_, NV_FILTER_RESET_LOCAL_RESET, nv_module_buffer{kDetails, sizeof(kDetails) - 1});
+  } else {
+    envoy.http_send_response(filter_envoy_, 500, nullptr, 0, nv_module_buffer{nullptr, 0},
+                             nv_module_buffer{kDetails, sizeof(kDetails) - 1});
+  }
+  return true;
+}
+
+bool Stream::timeOut(Direction direction) {
+  DirectionState& d = state(direction);
+  if (!alive_ || !isHeld(d.phase) || replied_ || complete_) return false;
+  NV_ERROR("nodevoy: filter '%s' %s on stream %" PRIu64 " did not %s within %u ms; answering %u",
+           config_->name().c_str(), hook(d.hook).name, id_, d.phase == Phase::Stopped ? "continue" : "settle",
+           config_->settleTimeoutMs(), config_->timeoutStatus());
+  countSandboxEvent(SandboxEvent::SettleTimeout);
+  d.phase = Phase::Done;
+  syncWaiting();
+  replied_ = true;
+  static const char kDetails[] = "nodevoy_hook_timeout";
+  if (direction == Direction::Response && response_.headers_passed) {
+    envoy.http_filter_reset_stream(filter_envoy_, NV_FILTER_RESET_LOCAL_RESET, nv_module_buffer{kDetails, sizeof(kDetails) - 1});
+  } else {
+    envoy.http_send_response(filter_envoy_, config_->timeoutStatus(), nullptr, 0, nv_module_buffer{nullptr, 0},
+                             nv_module_buffer{kDetails, sizeof(kDetails) - 1});
+  }
+  return true;
 }
 
 // ---- From JS ---------------------------------------------------------------------------------------

@@ -99,6 +99,12 @@ class Stream {
   bool alive() const { return alive_; }
   // onStreamComplete reaches the SDK even without a filter hook (its AbortSignal must fire).
   void notifyComplete() { notify_complete_ = true; }
+  // The environment died (watchdog, heap): answers the stream (500, or a reset once the response went
+  // downstream) unless it is over. True (the stream is answered or over).
+  bool abandon();
+  // The direction's hook did not settle (or its 'stop' was not continued) in time (the SDK's timer):
+  // answers with the config's timeout status. False when there was nothing to time out.
+  bool timeOut(contract::Direction direction);
   // An unexpected C++ failure in a hook: fail the stream as a failed JS hook would. True when answered.
   bool failUnexpectedly(contract::Direction direction) { return fail(direction); }
 

@@ -5,7 +5,9 @@
 #include "filter_config.h"
 #include "log.h"
 #include "node_runtime.h"
+#include "sandbox_stats.h"
 #include "stream.h"
+#include "watchdog.h"
 
 namespace nodevoy {
 
@@ -25,8 +27,9 @@ std::unique_ptr<WorkerEnv> WorkerEnv::create(uint32_t index, std::string* error)
   NodeRuntime& runtime = NodeRuntime::instance();
   std::unique_ptr<WorkerEnv> self(new WorkerEnv(index));
   std::vector<std::string> errors;
-  auto flags = static_cast<node::EnvironmentFlags::Flags>(node::EnvironmentFlags::kNoCreateInspector |
-                                                           node::EnvironmentFlags::kNoGlobalSearchPaths);
+  auto flags = static_cast<node::EnvironmentFlags::Flags>(
+      node::EnvironmentFlags::kNoGlobalSearchPaths |
+      (isInspectedEnv(index) ? node::EnvironmentFlags::kOwnsInspector : node::EnvironmentFlags::kNoCreateInspector));
   self->setup_ = node::CommonEnvironmentSetup::Create(runtime.platform(), &errors, runtime.args(), runtime.execArgs(),
                                                       flags, node::AllocateEnvironmentThreadId());
   if (!self->setup_) {
@@ -50,22 +53,56 @@ std::unique_ptr<WorkerEnv> WorkerEnv::create(uint32_t index, std::string* error)
     });
     registerBinding(env, self.get());
     self->poller_.initKeepalive(self->loop_);
+    self->watchdog_slot_ = Watchdog::instance().add(self->isolate_, env);
+    self->watchdog_slot_->on_stopped = [](void* data) { static_cast<WorkerEnv*>(data)->poller_.poke(); };
+    self->watchdog_slot_->on_stopped_data = self.get();
+    self->isolate_->AddNearHeapLimitCallback(nearHeapLimit, self.get());
     v8::TryCatch try_catch(self->isolate_);
-    if (node::LoadEnvironment(env, kBootstrapSource).IsEmpty() || self->runtime_.IsEmpty()) {
+    Watchdog& watchdog = Watchdog::instance();
+    watchdog.begin(self->watchdog_slot_, Watchdog::Phase::Loop, watchdog.loopBudgetMs() * 10);
+    const bool loaded = !node::LoadEnvironment(env, kBootstrapSource).IsEmpty();
+    watchdog.end(self->watchdog_slot_);
+    if (!loaded || self->runtime_.IsEmpty()) {
       v8::String::Utf8Value message(self->isolate_, try_catch.Exception());
       *error = std::string("the nodevoy bootstrap failed in the Node environment: ") + (*message ? *message : "?");
       (void)self->setup_.release();  // a half-made environment: left to the process exit
       return nullptr;
     }
     self->drainTicksAndMicrotasks();
+    if (isInspectedEnv(index)) {
+      // The inspector wakes this loop with uv_async_send, but an idle loop (every handle unref'd)
+      // is never run, and libuv adds fds to its epoll set only when it runs. The poller keeps this
+      // loop alive (publish); run it once, so debugger messages are dispatched before any traffic.
+      self->poller_.publish(false);
+      uv_run(self->loop_, UV_RUN_NOWAIT);
+      self->poller_.publish(false);
+    }
   }
   self->poller_.start();
   NV_DEBUG("nodevoy: Node environment %u ready", index);
   return self;
 }
 
+size_t WorkerEnv::nearHeapLimit(void* data, size_t current_limit, size_t initial_limit) {
+  // On the thread running JS, inside an allocation: the heap is about to run out. Stop the
+  // environment (its worker rebuilds it) and give V8 room to unwind instead of aborting the process.
+  auto* self = static_cast<WorkerEnv*>(data);
+  if (!self->watchdog_slot_->env_stopped.exchange(true)) {
+    NV_ERROR("nodevoy: Node environment %u reached its heap limit (%zu MB); stopping it (its worker rebuilds it)",
+             self->index_, current_limit >> 20);
+    countSandboxEvent(SandboxEvent::HeapLimit);
+    countSandboxEvent(SandboxEvent::EnvStopped);
+    node::Stop(self->setup_->env());
+    self->poller_.poke();
+  }
+  return current_limit + std::max<size_t>(initial_limit / 2, 64u << 20);
+}
+
+void WorkerEnv::keepOrphan(std::unique_ptr<FilterInstance> instance) { orphans_.push_back(std::move(instance)); }
+
 WorkerEnv::~WorkerEnv() {
   poller_.stop();
+  if (watchdog_slot_ != nullptr) Watchdog::instance().retire(watchdog_slot_);
   if (!setup_) return;
   if (worker_locker_ != nullptr) {
     // The worker still holds the isolate: the lock can never be taken again. Leave it to exit.
@@ -77,6 +114,11 @@ WorkerEnv::~WorkerEnv() {
     v8::Isolate::Scope isolate_scope(isolate_);
     v8::HandleScope handle_scope(isolate_);
     streams_.clear();
+    for (auto& instance : orphans_) {
+      instance->dispatch.Reset();
+      instance->dispose.Reset();
+    }
+    orphans_.clear();
     poller_.closeKeepalive();
     uv_run(loop_, UV_RUN_NOWAIT);
     runtime_.Reset();
@@ -95,22 +137,52 @@ void WorkerEnv::setTickHooks(v8::Local<v8::Function> process_ticks, v8::Local<v8
 }
 
 void WorkerEnv::drainTicksAndMicrotasks() {
+  if (dead()) return;
+  Watchdog::Run run(watchdog_slot_, Watchdog::Phase::Drain, Watchdog::instance().loopBudgetMs());
   // Node's order: nextTick queue, then microtasks, until both are empty.
   for (int round = 0; round < 1000; round++) {
     if (tick_flag_data_ != nullptr && tick_flag_data_[0] != 0 && !process_ticks_.IsEmpty()) {
       v8::HandleScope handle_scope(isolate_);
       v8::Local<v8::Function> fn = process_ticks_.Get(isolate_);
       v8::TryCatch try_catch(isolate_);
-      if (fn->Call(context(), v8::Undefined(isolate_), 0, nullptr).IsEmpty() && try_catch.HasCaught() &&
-          !try_catch.HasTerminated()) {
+      if (fn->Call(context(), v8::Undefined(isolate_), 0, nullptr).IsEmpty()) {
+        if (try_catch.HasTerminated() || isolate_->IsExecutionTerminating()) {
+          drainStopped("a nextTick callback");
+          return;
+        }
         // A tick callback threw: Node's uncaught-exception path (the bootstrap's capture callback),
         // which also repairs Node's async-context stack.
-        node::FatalException(isolate_, try_catch);
+        if (try_catch.HasCaught()) node::FatalException(isolate_, try_catch);
       }
       continue;  // ticks may queue microtasks and more ticks
     }
     isolate_->PerformMicrotaskCheckpoint();
+    if (isolate_->IsExecutionTerminating()) {
+      drainStopped("a microtask (an async continuation)");
+      return;
+    }
     if (tick_flag_data_ == nullptr || tick_flag_data_[0] == 0) return;
+  }
+}
+
+void WorkerEnv::drainStopped(const char* what) {
+  if (dead()) return;  // stopped for good (heap): nothing to resume
+  isolate_->CancelTerminateExecution();
+  countSandboxEvent(SandboxEvent::CpuBudget);
+  // V8 dropped the microtask queue; a stream whose continuation died answers at its settle timeout.
+  const int64_t now = static_cast<int64_t>(Watchdog::instance().tick());
+  drain_stops_.push_back(now);
+  while (!drain_stops_.empty() && now - drain_stops_.front() > 10000) drain_stops_.pop_front();
+  NV_ERROR("nodevoy: Node environment %u: %s ran over its CPU budget of %u ms and was stopped",
+           index_, what, Watchdog::instance().loopBudgetMs());
+  if (drain_stops_.size() >= 3) {
+    // A nextTick or microtask loop that refills itself: this environment cannot go on.
+    NV_ERROR("nodevoy: Node environment %u: %zu CPU budget stops in 10 s; stopping it (its worker rebuilds it)", index_,
+             drain_stops_.size());
+    watchdog_slot_->env_stopped.store(true, std::memory_order_release);
+    countSandboxEvent(SandboxEvent::EnvStopped);
+    node::Stop(setup_->env());
+    poller_.poke();
   }
 }
 
@@ -209,6 +281,8 @@ void WorkerEnv::enterFromWorker() {
     v8::HandleScope handle_scope(isolate_);
     context()->Enter();
   }
+  // Only once the isolate is ours: the slot describes the run of whoever holds it.
+  Watchdog::instance().begin(watchdog_slot_, Watchdog::Phase::Loop, Watchdog::instance().loopBudgetMs());
   if (tasks_pending_.load(std::memory_order_acquire)) runQueuedTasks();
 }
 
@@ -229,6 +303,7 @@ void WorkerEnv::leaveFromWorker() {
   }
   depth_ = 0;
   t_js_depth--;
+  Watchdog::instance().end(watchdog_slot_);
   while (!deferred_destroys_.empty()) {
     Stream* stream = deferred_destroys_.back();
     deferred_destroys_.pop_back();
@@ -297,11 +372,13 @@ void WorkerEnv::runOrQueue(std::function<void()> task) {
     if (depth_ == 0 && t_js_depth == 0) {
       // The worker holds the isolate between hooks (sticky lock): run now, as outermost JS.
       t_js_depth++;
+      Watchdog::instance().begin(watchdog_slot_, Watchdog::Phase::Loop, Watchdog::instance().loopBudgetMs() * 10);
       {
         v8::HandleScope handle_scope(isolate_);
         task();
         drainTicksAndMicrotasks();
       }
+      Watchdog::instance().end(watchdog_slot_);
       t_js_depth--;
       poller_.publish(anyWaiting());
       return;
@@ -329,6 +406,9 @@ void WorkerEnv::runBlocking(const std::function<void()>& task) {
 // then task, then (optionally) the event loop once; drains ticks and microtasks; lets go.
 void WorkerEnv::runAsOther(const std::function<void()>& task, bool run_loop) {
   t_js_depth++;
+  Watchdog& watchdog = Watchdog::instance();
+  // Config loads (tasks) may take a while: they get ten times a loop run's budget.
+  watchdog.begin(watchdog_slot_, Watchdog::Phase::Loop, watchdog.loopBudgetMs() * (task ? 10 : 1));
   {
     v8::Locker locker(isolate_);
     v8::Isolate::Scope isolate_scope(isolate_);
@@ -340,6 +420,7 @@ void WorkerEnv::runAsOther(const std::function<void()>& task, bool run_loop) {
     drainTicksAndMicrotasks();
     poller_.publish(anyWaiting());
   }
+  watchdog.end(watchdog_slot_);
   t_js_depth--;
   releaseOther();
 }
@@ -358,7 +439,7 @@ void WorkerEnv::runQueuedTasks() {
 }
 
 void WorkerEnv::pumpFromWorker() {
-  uv_run(loop_, UV_RUN_NOWAIT);
+  if (!dead()) uv_run(loop_, UV_RUN_NOWAIT);
   {
     std::lock_guard<std::mutex> lock(state_mutex_);
     pump_generation_++;

@@ -13,6 +13,7 @@
 
 #include <atomic>
 #include <condition_variable>
+#include <deque>
 #include <functional>
 #include <memory>
 #include <mutex>
@@ -25,6 +26,7 @@
 
 #include "loop_poller.h"
 #include "stream_table.h"
+#include "watchdog.h"
 
 namespace nodevoy {
 
@@ -69,7 +71,7 @@ class WorkerEnv {
   bool inJs() const { return depth_ > 0; }
   // Whether drainIfOutermost() would drain now (not nested inside other JS of this environment).
   bool canDrain() const { return depth_ == 1; }
-  // W, inside on_http_filter_scheduled: runs the event loop once.
+  // W, inside on_http_filter_scheduled: runs the event loop once (never a dead environment's).
   void pumpFromWorker();
 
   // W. Streams with a held direction register so the poller wakes the worker (their
@@ -95,10 +97,25 @@ class WorkerEnv {
   // A. Stops the poller (process exit).
   void stopPoller() { poller_.stop(); }
 
+  // ---- The sandbox (watchdog.h, node_runtime.h) ----
+  // A: the environment cannot run JS any more (a Node callback overran its CPU budget, or the heap
+  // ran out): its streams are failed, and its worker replaces it with a fresh one.
+  bool dead() const { return watchdog_slot_ != nullptr && watchdog_slot_->env_stopped.load(std::memory_order_acquire); }
+  // L: the CPU budget of the JS run in progress (nested runs keep the outer budget's start).
+  Watchdog::Slot* watchdogSlot() const { return watchdog_slot_; }
+  uint32_t liveStreams() const { return table_.live(); }
+  // W: frees the dead environment's resources once it has no live stream (NodeRuntime retires it).
+  bool retirable() const { return dead() && table_.live() == 0 && depth_ == 0; }
+  // Instances of configs, made in this environment, that must be released with its isolate.
+  void keepOrphan(std::unique_ptr<FilterInstance> instance);
+
  private:
   friend class LoopPoller;
   explicit WorkerEnv(uint32_t index);
 
+  static size_t nearHeapLimit(void* data, size_t current_limit, size_t initial_limit);
+  // L: the drain's JS was stopped by the watchdog (`what` ran over budget).
+  void drainStopped(const char* what);
   // Lock transitions.
   bool tryAcquireOther();
   bool tryAcquireForLoop();
@@ -147,6 +164,9 @@ class WorkerEnv {
   std::atomic<bool> tasks_pending_{false};
 
   LoopPoller poller_;
+  Watchdog::Slot* watchdog_slot_ = nullptr;
+  std::vector<std::unique_ptr<FilterInstance>> orphans_;  // W/M; released in the destructor
+  std::deque<int64_t> drain_stops_;  // L: watchdog ticks of recent drain stops
 };
 
 // A: how deep the calling thread is inside JS of any environment (tasks are queued, never run

@@ -1,13 +1,15 @@
 // The Envoy configuration nodevoy writes: the DynamicModuleFilter entry for a filter (what
 // `nodevoy config` prints), and a complete bootstrap around it (what `nodevoy build` writes).
 // Type URLs and field names are Envoy v1.40's (shared/reference/envoy-abi.md §4).
+import net from 'node:net'
 import YAML from 'yaml'
 
 export const TYPE = {
   hcm: 'type.googleapis.com/envoy.extensions.filters.network.http_connection_manager.v3.HttpConnectionManager',
   moduleFilter: 'type.googleapis.com/envoy.extensions.filters.http.dynamic_modules.v3.DynamicModuleFilter',
   router: 'type.googleapis.com/envoy.extensions.filters.http.router.v3.Router',
-  struct: 'type.googleapis.com/google.protobuf.Struct',
+  stringValue: 'type.googleapis.com/google.protobuf.StringValue',
+  stdoutAccessLog: 'type.googleapis.com/envoy.extensions.access_loggers.stream.v3.StdoutAccessLog',
 } as const
 
 export interface FilterEntryOptions {
@@ -15,16 +17,27 @@ export interface FilterEntryOptions {
   filter: string
   /** Absolute path of bundle.js where Envoy runs. */
   bundlePath: string
-  /** The filter's own config. */
+  /** The filter's own config (absent: libnodevoy hands the filter `{}`). */
   config?: unknown
   failOpen?: boolean
 }
 
-/** One http_filters entry: libnodevoy running one filter of the bundle. */
-export function filterEntry(options: FilterEntryOptions): Record<string, unknown> {
+/** The bytes libnodevoy receives as filter_config: JSON of the bundle, the filter and its config. */
+export function filterConfigJson(options: FilterEntryOptions): string {
   const value: Record<string, unknown> = { bundle: options.bundlePath, filter: options.filter }
   if (options.config !== undefined) value.config = options.config
   if (options.failOpen) value.failOpen = true
+  return JSON.stringify(value)
+}
+
+/**
+ * One http_filters entry: libnodevoy running one filter of the bundle. The filter config travels as
+ * a google.protobuf.StringValue holding JSON: Envoy hands a StringValue's bytes to the module as
+ * they are, so the filter receives exactly the user's JSON. (Written as a YAML Struct instead,
+ * Envoy's YAML conversion turns fractional numbers and integers beyond 32 bits into strings and
+ * yes/no/on/off into booleans before the filter sees them.)
+ */
+export function filterEntry(options: FilterEntryOptions): Record<string, unknown> {
   return {
     name: options.filter,
     typed_config: {
@@ -32,7 +45,50 @@ export function filterEntry(options: FilterEntryOptions): Record<string, unknown
       // do_not_close: libnodevoy runs Node's threads, so the module must never be unloaded.
       dynamic_module_config: { name: 'nodevoy', do_not_close: true },
       filter_name: options.filter,
-      filter_config: { '@type': TYPE.struct, value },
+      filter_config: { '@type': TYPE.stringValue, value: filterConfigJson(options) },
+    },
+  }
+}
+
+/** Where requests go after the filter: a host (IPv4, IPv6 or DNS name) and port. */
+export interface UpstreamAddress {
+  host: string
+  port: number
+}
+
+/**
+ * Parses `host:port` (an IPv4 address or a DNS name) or `[ipv6]:port`; undefined when malformed.
+ * `anyPort` accepts port 0 (a listener on a port the system picks).
+ */
+export function parseHostPort(value: string, options: { anyPort?: boolean } = {}): UpstreamAddress | undefined {
+  const bracketed = /^\[([0-9A-Fa-f:.]+)\]:(\d{1,5})$/.exec(value)
+  const plain = /^([A-Za-z0-9.-]+):(\d{1,5})$/.exec(value)
+  const match = bracketed ?? plain
+  if (!match) return undefined
+  const host = match[1]!
+  const port = Number(match[2])
+  if (port < (options.anyPort ? 0 : 1) || port > 65535) return undefined
+  if (bracketed && net.isIPv6(host)) return { host, port }
+  if (!bracketed && (net.isIPv4(host) || isDnsName(host))) return { host, port }
+  return undefined
+}
+
+function isDnsName(host: string): boolean {
+  if (host.length > 253 || /^[0-9.]+$/.test(host)) return false  // digits and dots only: a malformed IPv4
+  return host.split('.').every((label) => /^[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?$/.test(label))
+}
+
+/** The upstream cluster: STATIC for an IP address, STRICT_DNS (re-resolved by Envoy) for a name. */
+export function upstreamCluster(upstream: UpstreamAddress): Record<string, unknown> {
+  const isName = net.isIP(upstream.host) === 0
+  return {
+    name: 'upstream',
+    type: isName ? 'STRICT_DNS' : 'STATIC',
+    ...(isName ? { dns_lookup_family: 'V4_PREFERRED' } : {}),
+    connect_timeout: '5s',
+    load_assignment: {
+      cluster_name: 'upstream',
+      endpoints: [{ lb_endpoints: [{ endpoint: { address: { socket_address: { address: upstream.host, port_value: upstream.port } } } }] }],
     },
   }
 }
@@ -42,7 +98,9 @@ export interface BootstrapOptions {
   listen: { address: string; port: number }
   admin: { address: string; port: number }
   /** Where requests go after the filters: a cluster of one endpoint, or a direct response. */
-  upstream: { address: string; port: number } | { directResponse: { status: number; body: string } }
+  upstream: UpstreamAddress | { directResponse: { status: number; body: string } }
+  /** Log every request to stdout in Envoy's default access-log format (Envoy; the dev host has no access logs). */
+  accessLog?: boolean
 }
 
 export function bootstrap(options: BootstrapOptions): Record<string, unknown> {
@@ -50,22 +108,7 @@ export function bootstrap(options: BootstrapOptions): Record<string, unknown> {
     'directResponse' in options.upstream
       ? { match: { prefix: '/' }, direct_response: { status: options.upstream.directResponse.status, body: { inline_string: options.upstream.directResponse.body } } }
       : { match: { prefix: '/' }, route: { cluster: 'upstream' } }
-  const clusters =
-    'directResponse' in options.upstream
-      ? []
-      : [
-          {
-            name: 'upstream',
-            type: 'STATIC',
-            connect_timeout: '5s',
-            load_assignment: {
-              cluster_name: 'upstream',
-              endpoints: [
-                { lb_endpoints: [{ endpoint: { address: { socket_address: { address: options.upstream.address, port_value: options.upstream.port } } } }] },
-              ],
-            },
-          },
-        ]
+  const clusters = 'directResponse' in options.upstream ? [] : [upstreamCluster(options.upstream)]
   return {
     admin: { address: { socket_address: { address: options.admin.address, port_value: options.admin.port } } },
     static_resources: {
@@ -81,6 +124,9 @@ export function bootstrap(options: BootstrapOptions): Record<string, unknown> {
                   typed_config: {
                     '@type': TYPE.hcm,
                     stat_prefix: 'ingress',
+                    ...(options.accessLog
+                      ? { access_log: [{ name: 'envoy.access_loggers.stdout', typed_config: { '@type': TYPE.stdoutAccessLog } }] }
+                      : {}),
                     route_config: { name: 'local', virtual_hosts: [{ name: 'all', domains: ['*'], routes: [route] }] },
                     http_filters: [
                       ...options.filters.map(filterEntry),

@@ -4,7 +4,8 @@ import { createRequire } from 'node:module'
 import os from 'node:os'
 import path from 'node:path'
 import { fileURLToPath } from 'node:url'
-import { CliError } from './errors.js'
+import { toolError } from './errors.js'
+import { runtimeInfo } from './runtimes.js'
 
 /** The package root: the directory holding nodevoy's package.json (source or compiled layout). */
 export const packageRoot: string = (() => {
@@ -22,9 +23,11 @@ const platform = `${process.platform}-${process.arch}`
 
 function requireSupportedPlatform(): void {
   if (platform !== 'linux-x64') {
-    throw new CliError(
+    throw toolError(
+      'NODEVOY_ERR_NATIVE_UNAVAILABLE',
       `nodevoy's native parts are built for linux-x64 (glibc); this is ${platform}. ` +
-        'Run nodevoy on Linux x64, e.g. in a Debian 12 container.',
+        'Run nodevoy on Linux x64, e.g. in the Debian 12 dev container the package ships ' +
+        '(node_modules/nodevoy/container/README.md).',
     )
   }
 }
@@ -36,10 +39,11 @@ export function libnodevoyPath(): string {
     const nodeGypBuild = createRequire(import.meta.url)('node-gyp-build') as { path(dir: string): string }
     return nodeGypBuild.path(packageRoot)
   } catch (error) {
-    throw new CliError(
+    throw toolError(
+      'NODEVOY_ERR_NATIVE_UNAVAILABLE',
       `no prebuilt libnodevoy for ${platform} in ${path.join(packageRoot, 'prebuilds')} ` +
-        `(${(error as Error).message.split('\n')[0]}). Reinstall nodevoy from the npm registry, or build it from ` +
-        'source in the package directory with `npm run build:native` (Debian 12 with g++ and make).',
+        `(${(error as Error).message.split('\n')[0]}). Reinstall nodevoy from the npm registry; to build it from ` +
+        'source, use a checkout of the repository: `npm ci && npm run build:native` (Debian 12; see CONTRIBUTING.md).',
     )
   }
 }
@@ -53,31 +57,44 @@ export function devHostPath(): string {
   ]) {
     if (fs.existsSync(candidate)) return candidate
   }
-  throw new CliError(
+  throw toolError(
+    'NODEVOY_ERR_NATIVE_UNAVAILABLE',
     `no nodevoy dev host for ${platform} (looked in out/ and prebuilds/${platform}/ under ${packageRoot}). ` +
-      'Reinstall nodevoy, or build it with `npm run build:native` in the package directory.',
+      'Reinstall nodevoy, or build it in a checkout of the repository with `npm ci && npm run build:native`.',
   )
 }
 
-/** Directories to search for libnode.so.108 (Node 18's embedding library), best first. */
+/**
+ * Where `nodevoy setup` (scripts/setup-libnode.sh) extracts libnode when the system has none: a
+ * per-user cache shared by every project (NODEVOY_LIBNODE_PREFIX overrides it).
+ */
+export function libnodeCachePrefix(env: NodeJS.ProcessEnv = process.env): string {
+  if (env.NODEVOY_LIBNODE_PREFIX) return env.NODEVOY_LIBNODE_PREFIX
+  const cache = env.XDG_CACHE_HOME || path.join(env.HOME || os.homedir(), '.cache')
+  return path.join(cache, 'nodevoy', runtimeInfo().libnode.package)
+}
+
+/** Directories to search for libnode (the embedded Node's library), best first. */
 export function libnodeSearchDirs(): string[] {
   const dirs = [
     process.env.NODEVOY_LIBNODE_DIR,
-    path.join(packageRoot, '.deps', 'libnode', 'usr', 'lib', 'x86_64-linux-gnu'),
-    path.join(process.env.XDG_CACHE_HOME ?? path.join(os.homedir(), '.cache'), 'nodevoy', 'libnode', 'usr', 'lib', 'x86_64-linux-gnu'),
+    path.join(libnodeCachePrefix(), 'usr', 'lib', 'x86_64-linux-gnu'),
     '/usr/lib/x86_64-linux-gnu',
   ]
   return dirs.filter((d): d is string => !!d)
 }
 
-/** The directory holding libnode.so.108, or a clear error saying how to get it. */
+/** The directory holding libnode, or a clear error saying how to get it. */
 export function libnodeDir(): string {
+  const { nodeVersion, libnode } = runtimeInfo()
+  const { soname, package: pkg } = libnode
   for (const dir of libnodeSearchDirs()) {
-    if (fs.existsSync(path.join(dir, 'libnode.so.108'))) return dir
+    if (fs.existsSync(path.join(dir, soname))) return dir
   }
-  throw new CliError(
-    'libnode.so.108 (the Node 18 runtime libnodevoy embeds) is not installed. Run `npx nodevoy setup` ' +
-      '(Debian 12: installs it with apt, or into ~/.cache/nodevoy when the distribution\'s nodejs conflicts), ' +
-      'or set NODEVOY_LIBNODE_DIR to the directory that holds it.',
+  throw toolError(
+    'NODEVOY_ERR_NATIVE_UNAVAILABLE',
+    `${soname} (the Node ${nodeVersion} runtime libnodevoy embeds) is not installed. Run \`npx nodevoy setup\` once ` +
+      `(Debian 12: installs ${pkg} with apt, or extracts it into ${libnodeCachePrefix()} when the system's nodejs ` +
+      'package conflicts), or set NODEVOY_LIBNODE_DIR to the directory that holds it.',
   )
 }

@@ -12,7 +12,7 @@ export interface RuntimeHooks {
   tickFlag: Int32Array
   processTicks(): void
   load(path: string): unknown
-  instantiate(exports: unknown, name: string, configJson: string, filterId: number): FilterInstanceHandle
+  instantiate(exports: unknown, name: string, configJson: string, filterId: number, settleTimeoutMs: number): FilterInstanceHandle
   /** Checks a per-route config with the filter's routeConfig schema; throws a ConfigError naming the field. */
   validateRoute(exports: unknown, name: string, routeJson: string): void
 }
@@ -63,6 +63,8 @@ export interface NativeBinding {
   getFilterState(token: StreamToken, key: string): Uint8Array | undefined
   setFilterState(token: StreamToken, key: string, value: string | Uint8Array): boolean
   clearRouteCache(token: StreamToken): void
+  /** The settle timer of the direction's held hook fired: answer with the config's timeout status. */
+  timeoutStream(token: StreamToken, direction: Direction): boolean
 
   // ---- metrics (issue 10) ----
   /** Once per config per environment, from instantiate: [name, kind, labels, maxSeries] rows; throws when they differ from the defined ones. */

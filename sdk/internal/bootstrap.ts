@@ -190,8 +190,8 @@ binding.setup({
     m.loaded = true
     return m.exports
   },
-  instantiate(exports: unknown, name: string, configJson: string, filterId: number) {
-    return findFilter(exports, name)[Symbol.for(FILTER_BRAND)]!.instantiate(binding, configJson, filterId)
+  instantiate(exports: unknown, name: string, configJson: string, filterId: number, settleTimeoutMs: number) {
+    return findFilter(exports, name)[Symbol.for(FILTER_BRAND)]!.instantiate(binding, configJson, filterId, settleTimeoutMs)
   },
   validateRoute(exports: unknown, name: string, routeJson: string) {
     findFilter(exports, name)[Symbol.for(FILTER_BRAND)]!.validateRouteConfig(routeJson)

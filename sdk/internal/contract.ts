@@ -163,7 +163,7 @@ export const enum SchedulerEvent {
 }
 
 /** The fields of a nodevoy filter_config (everything else is refused, naming the field). */
-export const FILTER_CONFIG_FIELDS = ['bundle', 'filter', 'config', 'failOpen'] as const
+export const FILTER_CONFIG_FIELDS = ['bundle', 'filter', 'config', 'failOpen', 'cpuBudgetMs', 'settleTimeoutMs', 'timeoutStatus'] as const
 
 /** Error codes. Native code throws errors with these codes; the SDK's classes match them by code. */
 export const ERROR_CODES = [
@@ -253,6 +253,7 @@ export const BINDING_FUNCTIONS = [
   'getFilterState',
   'setFilterState',
   'clearRouteCache',
+  'timeoutStream',
   // metrics (issue 10)
   'declareMetrics',
   'streamMetric',

@@ -58,11 +58,13 @@ export interface DispatcherOptions {
   configId?: number
   /** Runs before each hook with the stream's token (metric updates that waited for a stream). */
   beforeHook?: (token: StreamToken) => void
+  /** How long a hook's promise may stay pending before the stream is answered (0: never). */
+  settleTimeoutMs?: number
 }
 
 /** Builds what libnodevoy calls for one filter config in one Node environment. */
 export function createDispatcher(binding: NativeBinding, filterName: string, created: Created, options: DispatcherOptions = {}): FilterInstanceHandle {
-  const { onDestroy, configId = -1, beforeHook } = options
+  const { onDestroy, configId = -1, beforeHook, settleTimeoutMs = 30_000 } = options
   const liveness = binding.liveness
   // The log context of the stream whose hook runs now (one object per dispatcher, no allocation).
   const logContext = {
@@ -112,7 +114,11 @@ export function createDispatcher(binding: NativeBinding, filterName: string, cre
         action = fail(state, kind, error)
       }
       const link = StreamState.link(state)
-      if (link.alive) binding.resume(link.token, HOOK_DIRECTIONS[kind]!, action)
+      const direction = HOOK_DIRECTIONS[kind]!
+      StreamState.clearTimeout(state, direction)
+      if (!link.alive) return
+      if (action === Action.Stop) StreamState.armTimeout(state, direction, settleTimeoutMs)
+      binding.resume(link.token, direction, action)
     }
     promise.then(
       (value) => deliver(() => settle(value)),
@@ -190,9 +196,12 @@ export function createDispatcher(binding: NativeBinding, filterName: string, cre
         }
         // Promise.resolve adopts any thenable; a throwing `then` becomes a rejection.
         settleLater(state, kind, Promise.resolve(returned))
+        StreamState.armTimeout(state, HOOK_DIRECTIONS[kind]!, settleTimeoutMs)
         return Action.Pending
       }
-      return settle(returned)
+      const action = settle(returned)
+      if (action === Action.Stop) StreamState.armTimeout(state, HOOK_DIRECTIONS[kind]!, settleTimeoutMs)
+      return action
     } catch (error) {
       return fail(state, kind, error)
     } finally {

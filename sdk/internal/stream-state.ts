@@ -94,6 +94,8 @@ export class StreamState implements Stream {
   #abort: AbortController | undefined
   #watchingComplete = false
   #completed = false
+  /** Settle timers of held hooks, by direction (1 request, 2 response). */
+  #timers: (ReturnType<typeof setTimeout> | undefined)[] = []
   #filter: FilterHooks | undefined
   #callouts: StreamCallouts | undefined
 
@@ -130,9 +132,33 @@ export class StreamState implements Stream {
     return new BodyChunkImpl(state.#binding, state.#link, direction)
   }
 
+  /** Arms the settle timer of a direction's held hook (a pending promise, or a 'stop'). */
+  static armTimeout(state: StreamState, direction: Direction, ms: number): void {
+    StreamState.clearTimeout(state, direction)
+    const timer = setTimeout(() => {
+      state.#timers[direction] = undefined
+      if (!state.#link.alive) return
+      // The signal first: answering the stream completes it, which would abort it as "complete".
+      state.#abort?.abort(new DOMException(`the ${direction === Direction.Request ? 'request' : 'response'} hook did not settle in time`, 'TimeoutError'))
+      state.#binding.timeoutStream(state.#link.token, direction)
+    }, ms)
+    timer.unref()
+    state.#timers[direction] = timer
+  }
+
+  static clearTimeout(state: StreamState, direction: Direction): void {
+    const timer = state.#timers[direction]
+    if (timer !== undefined) {
+      clearTimeout(timer)
+      state.#timers[direction] = undefined
+    }
+  }
+
   /** The stream is complete: its signal aborts, reads still waiting reject. */
   static complete(state: StreamState): void {
     state.#completed = true
+    StreamState.clearTimeout(state, Direction.Request)
+    StreamState.clearTimeout(state, Direction.Response)
     state.#abort?.abort(new DOMException('the stream is complete (its response was sent, or it was reset)', 'AbortError'))
     state.#request.touchedBody?.complete()
     state.#response.touchedBody?.complete()
@@ -207,11 +233,13 @@ export class StreamState implements Stream {
 
   continueRequest(): void {
     this.#link.check()
+    StreamState.clearTimeout(this, Direction.Request)
     this.#binding.continueStream(this.#link.token, Direction.Request)
   }
 
   continueResponse(): void {
     this.#link.check()
+    StreamState.clearTimeout(this, Direction.Response)
     this.#binding.continueStream(this.#link.token, Direction.Response)
   }
 

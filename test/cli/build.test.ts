@@ -1,4 +1,5 @@
-// nodevoy build and nodevoy config: outputs, determinism, and Envoy config the dev host accepts.
+// nodevoy build and nodevoy config: outputs, determinism, Envoy config the dev host accepts, and the
+// checks done in libnodevoy before anything is written for Envoy.
 import { execFile } from 'node:child_process'
 import fs from 'node:fs'
 import os from 'node:os'
@@ -9,14 +10,11 @@ import { build } from '../../scripts/commands/build.js'
 import { printConfig } from '../../scripts/commands/config.js'
 import { TYPE } from '../../scripts/lib/envoy-config.js'
 import { devHostBin, libnodeDir, repoRoot } from '../harness/paths.js'
+import { scratchDir, writeSource } from '../harness/scratch.js'
 
 const example = path.join(repoRoot, 'examples/basic-auth/filter.ts')
 
-function tmp(t: Test): string {
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'nodevoy-cli-'))
-  t.teardown(() => fs.rmSync(dir, { recursive: true, force: true }))
-  return dir
-}
+const tmp = (t: Test) => scratchDir(t, 'build')
 
 function writeJson(dir: string, name: string, value: unknown): string {
   const file = path.join(dir, name)
@@ -24,11 +22,25 @@ function writeJson(dir: string, name: string, value: unknown): string {
   return file
 }
 
-t.test('build writes the bundle, libnodevoy.so, envoy.yaml and a Dockerfile, byte-identical on a rebuild', async (t) => {
+const quiet = { bundlePath: '/etc/nodevoy/bundle.js', quiet: true }
+
+/** Runs the dev host in validate mode on a bootstrap; the generated file minus what the dev host does not implement. */
+function validateInDevHost(file: string, searchPath: string): Promise<{ code: number; output: string }> {
+  return new Promise((resolve) =>
+    execFile(
+      devHostBin,
+      ['--mode', 'validate', '-c', file],
+      { env: { ...process.env, ENVOY_DYNAMIC_MODULES_SEARCH_PATH: searchPath, LD_LIBRARY_PATH: libnodeDir } },
+      (error, stdout, stderr) => resolve({ code: error ? ((error as { code?: number }).code ?? 1) : 0, output: stdout + stderr }),
+    ),
+  )
+}
+
+t.test('build writes the bundle, its map, libnodevoy.so, envoy.yaml and a Dockerfile, byte-identical on a rebuild', async (t) => {
   const dir = tmp(t)
   const config = writeJson(dir, 'config.json', { username: 'alice', password: 'wonderland' })
-  const first = await build(example, { out: path.join(dir, 'a'), config, bundlePath: '/etc/nodevoy/bundle.js', quiet: true })
-  const second = await build(example, { out: path.join(dir, 'b'), config, bundlePath: '/etc/nodevoy/bundle.js', quiet: true })
+  const first = await build(example, { out: path.join(dir, 'a'), config, ...quiet })
+  const second = await build(example, { out: path.join(dir, 'b'), config, ...quiet })
   t.same(first.files.map((f) => path.basename(f)), ['bundle.js', 'bundle.js.map', 'libnodevoy.so', 'envoy.yaml', 'Dockerfile'])
   for (const file of first.files) {
     const twin = path.join(second.outDir, path.basename(file))
@@ -40,69 +52,198 @@ t.test('build writes the bundle, libnodevoy.so, envoy.yaml and a Dockerfile, byt
   t.match(dockerfile, /FROM debian:12/)
   t.match(dockerfile, /libnode108/)
   t.match(dockerfile, /ENVOY_DYNAMIC_MODULES_SEARCH_PATH=\/etc\/nodevoy/)
+  t.match(dockerfile, /^USER envoy$/m, 'Envoy runs as a non-root user')
+  t.match(dockerfile, /useradd --system .* envoy/)
+  t.match(dockerfile, /^COPY bundle\.js \/etc\/nodevoy\/bundle\.js$/m)
+  t.match(dockerfile, /^COPY bundle\.js\.map \/etc\/nodevoy\/bundle\.js\.map$/m, 'the source map ships next to the bundle')
+  t.match(fs.readFileSync(path.join(first.outDir, 'bundle.js'), 'utf8'), /\/\/# sourceMappingURL=bundle\.js\.map\s*$/)
 })
 
-t.test("envoy.yaml uses Envoy's type URLs and field names, and the dev host's loader accepts it", async (t) => {
+t.test("envoy.yaml: Envoy's type URLs, the config as JSON in a StringValue, an access log; the dev host's loader accepts it", async (t) => {
   const dir = tmp(t)
   const out = path.join(dir, 'out')
-  const config = writeJson(dir, 'config.json', { username: 'alice', password: 'wonderland', realm: 'r' })
+  // Values that Envoy's YAML-to-Struct conversion would change: a fraction, a 64-bit integer, "yes".
+  const user = { username: 'alice', password: 'yes', realm: 'r', ratio: 0.25, big: 4294967296 }
+  const config = writeJson(dir, 'config.json', user)
   await build(example, { out, config, bundlePath: path.join(out, 'bundle.js'), quiet: true })
   const doc = YAML.parse(fs.readFileSync(path.join(out, 'envoy.yaml'), 'utf8'))
   const hcm = doc.static_resources.listeners[0].filter_chains[0].filters[0].typed_config
   t.equal(hcm['@type'], TYPE.hcm)
   t.equal(TYPE.hcm, 'type.googleapis.com/envoy.extensions.filters.network.http_connection_manager.v3.HttpConnectionManager')
+  t.same(hcm.access_log, [
+    { name: 'envoy.access_loggers.stdout', typed_config: { '@type': 'type.googleapis.com/envoy.extensions.access_loggers.stream.v3.StdoutAccessLog' } },
+  ])
   const [filter, router] = hcm.http_filters
   t.equal(filter.typed_config['@type'], 'type.googleapis.com/envoy.extensions.filters.http.dynamic_modules.v3.DynamicModuleFilter')
   t.same(Object.keys(filter.typed_config).sort(), ['@type', 'dynamic_module_config', 'filter_config', 'filter_name'])
   t.same(filter.typed_config.dynamic_module_config, { name: 'nodevoy', do_not_close: true })
-  t.equal(filter.typed_config.filter_config['@type'], 'type.googleapis.com/google.protobuf.Struct')
-  t.same(filter.typed_config.filter_config.value.config, { username: 'alice', password: 'wonderland', realm: 'r' })
+  t.equal(filter.typed_config.filter_config['@type'], 'type.googleapis.com/google.protobuf.StringValue')
+  t.equal(typeof filter.typed_config.filter_config.value, 'string', 'the filter config is a JSON string')
+  t.same(JSON.parse(filter.typed_config.filter_config.value), {
+    bundle: path.join(out, 'bundle.js'),
+    filter: 'basic-auth',
+    config: { username: 'alice', password: 'yes', realm: 'r', ratio: 0.25, big: 4294967296 },
+  })
   t.equal(router.typed_config['@type'], 'type.googleapis.com/envoy.extensions.filters.http.router.v3.Router')
-  // The dev host loads it like Envoy would: module from the search path, the bundle, config_new.
-  const result = await new Promise<{ code: number; output: string }>((resolve) =>
-    execFile(
-      devHostBin,
-      ['--mode', 'validate', '-c', path.join(out, 'envoy.yaml')],
-      { env: { ...process.env, ENVOY_DYNAMIC_MODULES_SEARCH_PATH: out, LD_LIBRARY_PATH: libnodeDir } },
-      (error, stdout, stderr) => resolve({ code: error ? ((error as { code?: number }).code ?? 1) : 0, output: stdout + stderr }),
-    ),
-  )
+  t.same(doc.static_resources.clusters[0].type, 'STATIC')
+  // The dev host loads it like Envoy would: module from the search path, the bundle, config_new. It
+  // has no access loggers, so that one field goes.
+  delete hcm.access_log
+  fs.writeFileSync(path.join(out, 'devhost.yaml'), YAML.stringify(doc))
+  const result = await validateInDevHost(path.join(out, 'devhost.yaml'), out)
   t.equal(result.code, 0, result.output)
-  t.match(result.output, /configuration '.*envoy\.yaml' OK/)
+  t.match(result.output, /configuration '.*devhost\.yaml' OK/)
 })
 
-t.test('build refuses bad input with a clear error', async (t) => {
+t.test('build --upstream: IPv4 and IPv6 addresses give a STATIC cluster, host names a STRICT_DNS one', async (t) => {
   const dir = tmp(t)
-  await t.rejects(build(path.join(dir, 'missing.ts'), { out: path.join(dir, 'o'), bundlePath: '/x/bundle.js', quiet: true }), {
-    message: /no such file/,
-  })
+  const config = writeJson(dir, 'config.json', { username: 'alice', password: 'wonderland' })
+  const cases: [string, string, string, number][] = [
+    ['10.1.2.3:9000', 'STATIC', '10.1.2.3', 9000],
+    ['[fd00::1]:8443', 'STATIC', 'fd00::1', 8443],
+    ['orders.internal:8080', 'STRICT_DNS', 'orders.internal', 8080],
+  ]
+  for (const [upstream, type, address, port] of cases) {
+    const out = path.join(dir, type + port)
+    await build(example, { out, config, upstream, ...quiet })
+    const text = fs.readFileSync(path.join(out, 'envoy.yaml'), 'utf8')
+    const cluster = YAML.parse(text).static_resources.clusters[0]
+    t.equal(cluster.type, type, `${upstream}: ${type}`)
+    t.same(cluster.load_assignment.endpoints[0].lb_endpoints[0].endpoint.address.socket_address, { address, port_value: port })
+    if (type === 'STRICT_DNS') t.equal(cluster.dns_lookup_family, 'V4_PREFERRED')
+    t.match(text, new RegExp(`sends requests to ${upstream.replace(/[[\].]/g, '\\$&')}`), 'the header comment names the upstream')
+  }
+  for (const bad of ['orders.internal', '::1:80', 'a_b:80', '1.2.3:80', 'host:0', 'host:70000']) {
+    await t.rejects(build(example, { out: path.join(dir, 'x'), config, upstream: bad, ...quiet }), {
+      code: 'NODEVOY_ERR_INVALID_ARGUMENT',
+      message: /--upstream must be host:port/,
+    }, `refuses ${bad}`)
+  }
+})
+
+t.test('build refuses bad input with a clear, coded error', async (t) => {
+  const dir = tmp(t)
+  const out = path.join(dir, 'o')
+  await t.rejects(build(path.join(dir, 'missing.ts'), { out, ...quiet }), { code: 'NODEVOY_ERR_INVALID_ARGUMENT', message: /no such file/ })
   const notAFilter = path.join(dir, 'plain.ts')
   fs.writeFileSync(notAFilter, 'export const answer = 42\n')
-  await t.rejects(build(notAFilter, { out: path.join(dir, 'o'), bundlePath: '/x/bundle.js', quiet: true }), {
+  await t.rejects(build(notAFilter, { out, ...quiet }), {
+    code: 'NODEVOY_ERR_NO_FILTER',
     message: /exports no filter: export the result of defineFilter\(\)/,
   })
   const broken = path.join(dir, 'broken.ts')
   fs.writeFileSync(broken, 'export default defineFilter({ name: \n')
-  await t.rejects(build(broken, { out: path.join(dir, 'o'), bundlePath: '/x/bundle.js', quiet: true }), {
-    message: /bundling .* failed:\n.*broken\.ts:\d+:\d+/,
-  })
+  await t.rejects(build(broken, { out, ...quiet }), { code: 'NODEVOY_ERR_BUILD_FAILED', message: /bundling .* failed:\n.*broken\.ts:\d+:\d+/ })
   const bad = writeJson(dir, 'bad.json', { username: 'alice' })
-  await t.rejects(build(example, { out: path.join(dir, 'o'), config: bad, bundlePath: '/x/bundle.js', quiet: true }), {
-    message: /invalid for filter "basic-auth":\n\s+password: /,
+  await t.rejects(build(example, { out, config: bad, ...quiet }), {
+    code: 'NODEVOY_ERR_INVALID_CONFIG',
+    issues: [{ path: ['password'] }],
+    message: /invalid config for filter "basic-auth": password: .*The config came from .*bad\.json/,
   })
-  await t.rejects(build(example, { out: path.join(dir, 'o'), bundlePath: 'relative/bundle.js', quiet: true }), {
-    message: /--bundle-path must be absolute/,
+  await t.rejects(build(example, { out, bundlePath: 'relative/bundle.js', quiet: true }), { message: /--bundle-path must be absolute/ })
+  t.notOk(fs.existsSync(path.join(out, 'envoy.yaml')), 'nothing for Envoy was written')
+})
+
+t.test('build checks the filter in libnodevoy: what Envoy would refuse is refused here', async (t) => {
+  const dir = tmp(t)
+  const out = path.join(dir, 'o')
+  const write = (name: string, source: string) => writeSource(dir, name, source)
+  // A schema that needs config, and no --config: Envoy hands libnodevoy no config, the filter gets {}.
+  await t.rejects(build(example, { out, ...quiet }), {
+    code: 'NODEVOY_ERR_INVALID_CONFIG',
+    message: /username: .*No config was given.*pass its config with --config/,
   })
+  const throwing = write('throws.ts', `import { defineFilter } from 'nodevoy'
+export default defineFilter({ name: 'throws', create() { throw new Error('no key file') } })
+`)
+  await t.rejects(build(throwing, { out, ...quiet }), {
+    code: 'NODEVOY_ERR_CREATE_FAILED',
+    message: /create\(\) of filter "throws" threw.*\n\s+Error: no key file\n\s+at .*throws\.ts:2:\d+/,
+  })
+  const topLevel = write('top.ts', `import { defineFilter } from 'nodevoy'
+export default defineFilter({ name: 'top', create: () => ({}) })
+JSON.parse('{')
+`)
+  await t.rejects(build(topLevel, { out, ...quiet }), { code: 'NODEVOY_ERR_LOAD_FAILED', message: /top-level code threw:\n\s+SyntaxError[^]*at .*top\.ts:3:/ })
+  const styleText = write('style.ts', `import { styleText } from 'node:util'
+import { defineFilter } from 'nodevoy'
+export default defineFilter({ name: 'style', create: () => ({ onRequestHeaders(h) { h.set('x', styleText('red', 'x')) } }) })
+`)
+  await t.rejects(build(styleText, { out, ...quiet }), {
+    code: 'NODEVOY_ERR_UNSUPPORTED_API',
+    message: /"styleText" from "node:util" \(imported by .*style\.ts\): not in Node 18\.20's node:util/,
+  })
+  const sea = write('sea.ts', `import { defineFilter } from 'nodevoy'
+export default defineFilter({ name: 'sea', create: () => ({ onRequestHeaders() { require('node:sea') } }) })
+`)
+  await t.rejects(build(sea, { out, ...quiet }), { code: 'NODEVOY_ERR_UNSUPPORTED_API', message: /"node:sea" \(imported by .*sea\.ts\): no such module in Node 18\.20/ })
+  const two = write('two.ts', `import { defineFilter } from 'nodevoy'
+export const a = defineFilter({ name: 'a', create: () => ({}) })
+export const b = defineFilter({ name: 'b', create: () => ({}) })
+`)
+  await t.rejects(build(two, { out, ...quiet }), { code: 'NODEVOY_ERR_NO_FILTER', message: /several filters \("a", "b"\); choose one with --filter/ })
+  await t.rejects(build(two, { out, filter: 'c', ...quiet }), { code: 'NODEVOY_ERR_NO_FILTER', message: /no filter named "c"; the entry exports "a", "b"/ })
+  t.equal((await build(two, { out, filter: 'b', ...quiet })).chosen.name, 'b')
+  t.notOk(fs.existsSync(path.join(dir, 'nodevoy-scan.mjs')), 'the builtins scan wrote nothing')
+})
+
+t.test('build warns about unknown hook names, and is not disturbed by a bundle that prints', async (t) => {
+  const dir = tmp(t)
+  const entry = writeSource(
+    dir,
+    'typo.ts',
+    `import { defineFilter } from 'nodevoy'
+console.log('{"not": "the report"}')
+process.stdout.write('more output\\n')
+export default defineFilter({
+  name: 'typo',
+  create: () => ({ onRequestHeaders() {}, onResponseHeader() {} }),
+})
+`,
+  )
+  const result = await build(entry, { out: path.join(dir, 'o'), ...quiet })
+  t.equal(result.chosen.name, 'typo')
+  t.match(result.warnings, [/filter "typo": create\(\) returned "onResponseHeader", which is not a hook nodevoy calls \(did you mean "onResponseHeaders"\?\)/])
+})
+
+t.test('config files: JSON or YAML (YAML 1.2, passed on as JSON), syntax errors with line and column', async (t) => {
+  const dir = tmp(t)
+  const out = path.join(dir, 'o')
+  const yamlFile = path.join(dir, 'config.yaml')
+  fs.writeFileSync(yamlFile, 'username: alice\npassword: "on"\nrealm: yes\n')
+  await build(example, { out, config: yamlFile, ...quiet })
+  const entry = YAML.parse(fs.readFileSync(path.join(out, 'envoy.yaml'), 'utf8')).static_resources.listeners[0].filter_chains[0].filters[0].typed_config.http_filters[0]
+  t.same(JSON.parse(entry.typed_config.filter_config.value).config, { username: 'alice', password: 'on', realm: 'yes' }, 'yes stays a string')
+  const badYaml = path.join(dir, 'bad.yaml')
+  fs.writeFileSync(badYaml, 'username: alice\npassword: [wonderland\n')
+  await t.rejects(build(example, { out, config: badYaml, ...quiet }), { message: /config file .*bad\.yaml is not valid YAML at line \d+, column \d+: / })
+  const badJson = path.join(dir, 'bad.json')
+  fs.writeFileSync(badJson, '{\n  "username": "alice",\n  "password": }\n')
+  await t.rejects(build(example, { out, config: badJson, ...quiet }), { message: /config file .*bad\.json is not valid JSON at line 3, column 15: unexpected "}"/ })
 })
 
 t.test('config prints the http_filters entry for an existing bundle', async (t) => {
   const dir = tmp(t)
-  const { bundle } = await build(example, { out: path.join(dir, 'o'), bundlePath: '/etc/nodevoy/bundle.js', quiet: true })
-  const config = writeJson(dir, 'c.json', { username: 'u', password: 'p' })
+  const c = writeJson(dir, 'c0.json', { username: 'u', password: 'p' })
+  const { bundle } = await build(example, { out: path.join(dir, 'o'), config: c, ...quiet })
+  const config = writeJson(dir, 'c.json', { username: 'u', password: 'p', ratio: 0.25 })
   const text = await printConfig(bundle, { config, bundlePath: '/srv/bundle.js' })
   t.match(text, /^# Add to your HTTP connection manager's http_filters/)
   const entries = YAML.parse(text)
   t.equal(entries.length, 1)
   t.equal(entries[0].name, 'basic-auth')
-  t.same(entries[0].typed_config.filter_config.value, { bundle: '/srv/bundle.js', filter: 'basic-auth', config: { username: 'u', password: 'p' } })
+  t.same(JSON.parse(entries[0].typed_config.filter_config.value), {
+    bundle: '/srv/bundle.js',
+    filter: 'basic-auth',
+    config: { username: 'u', password: 'p', ratio: 0.25 },
+  })
+  await t.rejects(printConfig(bundle, { bundlePath: '/srv/bundle.js' }), { code: 'NODEVOY_ERR_INVALID_CONFIG', message: /No config was given/ })
+})
+
+t.test('the temporary files of a build are removed', async (t) => {
+  const before = new Set(fs.readdirSync(os.tmpdir()).filter((n) => n.startsWith('nodevoy-inspect-')))
+  const dir = tmp(t)
+  await t.rejects(build(example, { out: path.join(dir, 'o'), ...quiet }))
+  const after = fs.readdirSync(os.tmpdir()).filter((n) => n.startsWith('nodevoy-inspect-') && !before.has(n))
+  t.same(after, [])
 })

@@ -14,7 +14,7 @@ const run = (args: string[]) =>
 t.test('nodevoy --help and each command --help', async (t) => {
   const top = await run(['--help'])
   t.equal(top.code, 0)
-  for (const command of ['build', 'dev', 'config', 'setup']) {
+  for (const command of ['init', 'dev', 'build', 'config', 'setup']) {
     t.match(top.out, new RegExp(`^  ${command} `, 'm'), `lists ${command}`)
     const help = await run([command, '--help'])
     t.equal(help.code, 0, `${command} --help exits 0`)

@@ -197,7 +197,7 @@ t.test('ext-authz: 50 concurrent requests on 2 workers each get their own decisi
     const { proxy, upstream } = await startProxyWithUpstream(
       t,
       target,
-      { filters: [nodevoyFilter({ name: 'authz', bundle, config: { url: auth.url, timeoutMs: 300, upstreamHeaders: ['x-user-id'] } })] },
+      { filters: [nodevoyFilter({ name: 'authz', bundle, config: { url: auth.url, timeoutMs: 3000, upstreamHeaders: ['x-user-id'] } })] },
       { concurrency: 2 },
     )
     const agent = new Agent({ connections: 50, pipelining: 1, headersTimeout: 15_000, bodyTimeout: 15_000 })

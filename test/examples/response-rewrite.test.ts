@@ -16,11 +16,13 @@ t.test('response-rewrite: text bodies rewritten with content-length right; other
       handler: async (req, res) => {
         if (req.url === '/gzip') {
           res.writeHead(200, { 'content-type': 'text/html', 'content-encoding': 'gzip', 'content-length': '4' })
-          return res.end('Acme')
+          res.end('Acme')
+          return
         }
         if (req.url === '/image') {
           res.writeHead(200, { 'content-type': 'image/png', 'content-length': '4' })
-          return res.end('Acme')
+          res.end('Acme')
+          return
         }
         if (req.url === '/chunked') {
           res.writeHead(200, { 'content-type': 'text/html; charset=utf-8' })
@@ -28,7 +30,8 @@ t.test('response-rewrite: text bodies rewritten with content-length right; other
             res.write(page.slice(i, i + 1000))
             await new Promise((r) => setTimeout(r, 3))
           }
-          return res.end()
+          res.end()
+          return
         }
         res.writeHead(200, { 'content-type': 'text/html; charset=utf-8', 'content-length': Buffer.byteLength(page) })
         res.end(page)

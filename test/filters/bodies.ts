@@ -6,6 +6,7 @@
 //                response headers; trailers: reads x-t, adds x-seen (request), adds x-resp-seen (response)
 //   /stream      a for-await loop hashes the request body as it passes (sha256 in a response header)
 //   /late-reply  sendLocalReply from onResponseBody after the response headers went downstream
+//   /resp-reply  sendLocalReply from onResponseHeaders (before they went downstream): it replaces the response
 //   /passthrough touches nothing (no body crossing)
 import { createHash } from 'node:crypto'
 import { defineFilter, type BodyChunk, type RequestHeaderMap, type ResponseHeaderMap, type Stream, type TrailerMap } from 'nodevoy'
@@ -69,6 +70,7 @@ export default defineFilter({
       }
 
       async onResponseHeaders(headers: ResponseHeaderMap, stream: Stream) {
+        if (this.path.startsWith('/resp-reply')) return stream.sendLocalReply(418, `replaced a ${headers.status}`)
         if (this.path.startsWith('/upper')) {
           const text = await stream.response.body.text()
           stream.response.body.replace(text.toUpperCase())

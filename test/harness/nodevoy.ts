@@ -33,6 +33,10 @@ export interface NodevoyFilterDef {
   filter?: string
   config?: unknown
   failOpen?: boolean
+  /** The sandbox's limits (filter_config fields). */
+  cpuBudgetMs?: number
+  settleTimeoutMs?: number
+  timeoutStatus?: number
 }
 
 /** A DynamicModuleFilter entry running a TypeScript filter through libnodevoy. */
@@ -41,5 +45,8 @@ export function nodevoyFilter(def: NodevoyFilterDef): ModuleFilterDef {
   if (def.filter !== undefined) filterConfig.filter = def.filter
   if (def.config !== undefined) filterConfig.config = def.config
   if (def.failOpen !== undefined) filterConfig.failOpen = def.failOpen
+  for (const field of ['cpuBudgetMs', 'settleTimeoutMs', 'timeoutStatus'] as const) {
+    if (def[field] !== undefined) filterConfig[field] = def[field]
+  }
   return { name: def.name, module: 'nodevoy', config: filterConfig }
 }

@@ -4,6 +4,7 @@ import fs from 'node:fs'
 import { createRequire } from 'node:module'
 import { fileURLToPath } from 'node:url'
 import path from 'node:path'
+import { libnodeCachePrefix, libnodeDir as findLibnodeDir } from '../../scripts/lib/paths.js'
 
 export const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..')
 export const outDir = process.env.NODEVOY_OUT ? path.resolve(process.env.NODEVOY_OUT) : path.join(repoRoot, 'out')
@@ -20,5 +21,11 @@ export const nodevoyModule: string = (() => {
     return local
   }
 })()
-/** Where scripts/setup-libnode.sh puts libnode when the system has none. */
-export const libnodeDir = path.join(repoRoot, '.deps', 'libnode', 'usr', 'lib', 'x86_64-linux-gnu')
+/** Where libnode is: the system's, or the per-user cache scripts/setup-libnode.sh extracts it into. */
+export const libnodeDir: string = (() => {
+  try {
+    return findLibnodeDir()
+  } catch {
+    return path.join(libnodeCachePrefix(), 'usr', 'lib', 'x86_64-linux-gnu')  // tests that need it fail saying so
+  }
+})()

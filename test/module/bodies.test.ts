@@ -201,6 +201,9 @@ t.test('a local reply from the response path after the headers went downstream r
       (error: Error) => `reset: ${error.message}`,
     )
     t.match(outcome, /^reset/, `the client sees a reset, never a hang (${outcome})`)
+    const replaced = await request(`${proxy.url}/resp-reply`)
+    t.equal(replaced.statusCode, 418, 'a local reply from onResponseHeaders replaces the response')
+    t.equal(await replaced.body.text(), 'replaced a 200')
     const res = await request(`${proxy.url}/passthrough`)
     await res.body.text()
     t.equal(res.statusCode, 200, 'the proxy keeps serving')

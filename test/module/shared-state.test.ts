@@ -5,7 +5,7 @@ import { Agent, request } from 'undici'
 import { bootstrap } from '../harness/config.js'
 import { bundled, nodevoyFilter } from '../harness/nodevoy.js'
 import { startProxy, type Proxy } from '../harness/proxy.js'
-import { forEachTarget } from '../harness/targets.js'
+import { devHostOnly, forEachTarget } from '../harness/targets.js'
 
 async function shared(proxy: Proxy, headers: Record<string, string>, dispatcher?: Agent): Promise<unknown> {
   const res = await request(`${proxy.url}/`, { headers: { 'x-action': 'shared', ...headers }, dispatcher })
@@ -101,8 +101,8 @@ t.test('get, set with TTL, compare-and-set, delete, and errors', (t) =>
 )
 
 t.test('the store outlives a config reload', (t) =>
-  forEachTarget(t, async (t, target) => {
-    if (target !== 'devhost') return t.skip('reload is driven through the dev host admin')
+  devHostOnly(t, async (t) => {
+    const target = 'devhost'
     const bundle = await bundled('test/filters/features.ts')
     const config = (limit: number) =>
       bootstrap({

@@ -9,6 +9,18 @@
 
 namespace nodevoy::binding {
 
+namespace {
+bool directionArg(const Napi::Value& value, contract::Direction* out) {
+  if (!value.IsNumber()) return false;
+  const int raw = value.As<Napi::Number>().Int32Value();
+  if (raw != static_cast<int>(contract::Direction::Request) && raw != static_cast<int>(contract::Direction::Response)) {
+    return false;
+  }
+  *out = static_cast<contract::Direction>(raw);
+  return true;
+}
+}  // namespace
+
 // (token, status, body: string | bytes | null, headers: [name, value, ...], details: string). Everything
 // is checked before anything changes: a refused reply leaves the stream as it was.
 Napi::Value sendLocalReply(const Napi::CallbackInfo& info) {
@@ -69,17 +81,7 @@ Napi::Value sendLocalReply(const Napi::CallbackInfo& info) {
   return env.Undefined();
 }
 
-namespace {
-bool directionArg(const Napi::Value& value, contract::Direction* out) {
-  if (!value.IsNumber()) return false;
-  const int raw = value.As<Napi::Number>().Int32Value();
-  if (raw != static_cast<int>(contract::Direction::Request) && raw != static_cast<int>(contract::Direction::Response)) {
-    return false;
-  }
-  *out = static_cast<contract::Direction>(raw);
-  return true;
-}
-}  // namespace
+
 
 // (token, direction, action): a hook of that direction went Pending and settled.
 Napi::Value resume(const Napi::CallbackInfo& info) {
@@ -113,6 +115,15 @@ Napi::Value notifyComplete(const Napi::CallbackInfo& info) {
   if (stream == nullptr) return info.Env().Undefined();
   stream->notifyComplete();
   return info.Env().Undefined();
+}
+
+// (token, direction): the SDK's settle timer fired for the direction's held hook.
+Napi::Value timeoutStream(const Napi::CallbackInfo& info) {
+  Stream* stream = streamOf(info, "timeout", false);
+  if (stream == nullptr) return info.Env().Undefined();
+  contract::Direction direction;
+  if (!directionArg(info[1], &direction)) return invalidArgument(info.Env(), "timeout: bad direction");
+  return Napi::Boolean::New(info.Env(), stream->timeOut(direction));
 }
 
 // (token) -> [streamId, workerIndex]

@@ -4,6 +4,7 @@
 #include "filter_config.h"
 #include "js_call.h"
 #include "log.h"
+#include "sandbox_stats.h"
 #include "worker_env.h"
 
 namespace nodevoy::binding {
@@ -43,7 +44,7 @@ Napi::Value logEnabled(const Napi::CallbackInfo& info) {
 Napi::Value uncaught(const Napi::CallbackInfo& info) {
   std::string message = info[0].IsString() ? info[0].As<Napi::String>().Utf8Value() : "nodevoy: uncaught error";
   NV_ERROR("%s", message.c_str());
-  countUncaughtError();
+  countSandboxEvent(SandboxEvent::Uncaught);
   return info.Env().Undefined();
 }
 
