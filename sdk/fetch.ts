@@ -35,8 +35,42 @@ export interface CalloutInit {
   buffered?: boolean
 }
 
-/** A callout's response: a standard `Response`, plus the response trailers. */
-export interface CalloutResponse extends Response {
+/** A callout response's headers (and trailers), read like fetch's `Headers`. */
+export interface ResponseHeaders extends Iterable<[name: string, value: string]> {
+  /** The values of `name` joined with `, ` (as fetch does), or null. */
+  get(name: string): string | null
+  /** Every set-cookie value, one each. */
+  getSetCookie(): string[]
+  has(name: string): boolean
+  forEach(callback: (value: string, name: string, headers: ResponseHeaders) => void): void
+  /** `[name, value]` pairs in Envoy's order, names lower-cased. */
+  entries(): IterableIterator<[string, string]>
+  keys(): IterableIterator<string>
+  values(): IterableIterator<string>
+}
+
+/**
+ * A callout's response, read like fetch's `Response`: `status`, `ok`, `headers`, and the body once
+ * (`text()`, `json()`, `bytes()`, `arrayBuffer()`, or the `body` stream), plus the trailers.
+ * (nodevoy's own class: Node's fetch classes cost over 100 ms of CPU on first use, more than a
+ * hook's budget.)
+ */
+export interface CalloutResponse {
+  readonly status: number
+  /** Whether the status is 2xx. */
+  readonly ok: boolean
+  readonly headers: ResponseHeaders
+  /** The body as a ReadableStream (made on first read), or null when the response has none. */
+  readonly body: ReadableStream<Uint8Array> | null
+  /** Whether the body was read (it can be read once). */
+  readonly bodyUsed: boolean
   /** The response trailers, once the body has ended (empty when there were none). */
-  readonly trailers: Promise<Headers>
+  readonly trailers: Promise<ResponseHeaders>
+  /** The whole body (waits for its end). */
+  bytes(): Promise<Uint8Array>
+  arrayBuffer(): Promise<ArrayBuffer>
+  /** The whole body decoded as UTF-8. */
+  text(): Promise<string>
+  /** The whole body parsed as JSON. */
+  json(): Promise<unknown>
 }

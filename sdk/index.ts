@@ -11,7 +11,7 @@ export type { FilterState, Metadata, MetadataSource, MetadataValue, StreamInfo }
 export type { Callbacks, DataPathStats, LogLevel, ReplyHeaders, Stream, StreamSide } from './stream.js'
 export type { Counter, Gauge, Histogram, LabelValues, LabelValuesSpec, MetricArgs, Metrics, MetricSpec, MetricsSpec } from './metrics.js'
 export type { SharedState, SharedValue, SharedWriteOptions } from './shared.js'
-export type { CalloutBody, CalloutHeaders, CalloutInit, CalloutResponse } from './fetch.js'
+export type { CalloutBody, CalloutHeaders, CalloutInit, CalloutResponse, ResponseHeaders } from './fetch.js'
 export type { BackgroundFunction, BackgroundTask, EveryOptions } from './background.js'
 export { CalloutError, ConfigError, NodevoyError, StreamGoneError, WrongThreadError } from './errors.js'
 export type { ConfigIssue, ErrorCode, RuntimeErrorCode, ToolErrorCode } from './errors.js'

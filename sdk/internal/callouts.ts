@@ -5,6 +5,7 @@
 import { CalloutError, NodevoyError } from '../errors.js'
 import type { CalloutBody, CalloutHeaders, CalloutInit, CalloutResponse } from '../fetch.js'
 import type { NativeBinding, StreamToken } from './binding.js'
+import { CalloutHeaders as ResponseHeaderList, CalloutResponseImpl, type BodyQueue } from './callout-response.js'
 import { CalloutEventType } from './contract.js'
 import type { StreamLink } from './link.js'
 
@@ -84,7 +85,7 @@ function headerPairs(headers: CalloutHeaders | undefined, what: string): [string
   if (typeof headers !== 'object') throw new NodevoyError('NODEVOY_ERR_INVALID_ARGUMENT', `fetch: ${what} must be an object, a Headers or [name, value] pairs`)
   const pairs: [string, string][] = []
   const iterable: Iterable<readonly [string, string]> =
-    typeof (headers as Headers).forEach === 'function' && typeof (headers as Headers).get === 'function'
+    typeof (headers as Headers).forEach === 'function' && typeof (headers as Headers).entries === 'function'
       ? [...(headers as Headers).entries()]
       : Symbol.iterator in headers
         ? (headers as Iterable<readonly [string, string]>)
@@ -94,20 +95,6 @@ function headerPairs(headers: CalloutHeaders | undefined, what: string): [string
     pairs.push([String(pair[0]).toLowerCase(), pair[1]])
   }
   return pairs
-}
-
-function toHeaders(joined: string): Headers {
-  const headers = new Headers()
-  if (joined === '') return headers
-  const parts = joined.split('\0')
-  for (let i = 0; i + 1 < parts.length; i += 2) {
-    try {
-      headers.append(parts[i]!, parts[i + 1]!)
-    } catch {
-      // a name fetch's Headers refuses (Envoy accepted it): left out of the Response
-    }
-  }
-  return headers
 }
 
 function isStreamingBody(body: unknown): body is ReadableStream<Uint8Array> | AsyncIterable<Uint8Array | string> {
@@ -201,10 +188,9 @@ export function startCallout(binding: NativeBinding, owner: CalloutOwner, cluste
 
   return new Promise<CalloutResponse>((resolve, reject) => {
     let settled = false
-    let bodyController: ReadableStreamDefaultController<Uint8Array> | undefined
-    let bodyDone = false
-    let resolveTrailers!: (headers: Headers) => void
-    const trailersPromise = new Promise<Headers>((r) => (resolveTrailers = r))
+    let queue: BodyQueue | undefined
+    let resolveTrailers!: (headers: ResponseHeaderList) => void
+    const trailersPromise = new Promise<ResponseHeaderList>((r) => (resolveTrailers = r))
     let id = -1
     let finished = false
     const cleanup = (): void => {
@@ -215,13 +201,12 @@ export function startCallout(binding: NativeBinding, owner: CalloutOwner, cluste
     const fail = (error: unknown): void => {
       if (finished) return
       cleanup()
-      resolveTrailers(new Headers())
+      resolveTrailers(new ResponseHeaderList())
       if (!settled) {
         settled = true
         reject(error)
-      } else if (bodyController && !bodyDone) {
-        bodyDone = true
-        bodyController.error(error)
+      } else {
+        queue?.fail(error)
       }
     }
     function onAbort(this: AbortSignal): void {
@@ -241,52 +226,24 @@ export function startCallout(binding: NativeBinding, owner: CalloutOwner, cluste
       settleHeaders(status, headers, endOfStream) {
         if (settled) return
         settled = true
-        const nullBody = status === 204 || status === 205 || status === 304 || endOfStream
-        const stream = nullBody
-          ? null
-          : new ReadableStream<Uint8Array>({
-              start(controller) {
-                bodyController = controller
-              },
-              cancel() {
-                bodyDone = true
-              },
-            })
-        if (nullBody) bodyDone = true
-        let response: Response
-        try {
-          response = new Response(stream, { status, headers: toHeaders(headers) })
-        } catch (error) {
-          fail(new CalloutError('invalid_response', `fetch(${cluster}): the response cannot be represented: ${String(error)}`))
-          return
-        }
-        Object.defineProperty(response, 'trailers', { value: trailersPromise, enumerable: true })
-        resolve(response as CalloutResponse)
+        const bodiless = status === 204 || status === 304 || method === 'HEAD' || endOfStream
+        queue = bodiless ? undefined : CalloutResponseImpl.queue()
+        resolve(new CalloutResponseImpl(status, ResponseHeaderList.fromJoined(headers), trailersPromise, queue))
       },
       data(bytes, endOfStream) {
-        if (bodyController && !bodyDone) {
-          if (bytes.length > 0) bodyController.enqueue(bytes)
-          if (endOfStream) {
-            bodyDone = true
-            bodyController.close()
-          }
-        }
+        if (!queue) return
+        queue.push(bytes)
+        if (endOfStream) queue.end()
       },
       trailers(joined) {
-        resolveTrailers(toHeaders(joined))
-        if (bodyController && !bodyDone) {
-          bodyDone = true
-          bodyController.close()
-        }
+        resolveTrailers(ResponseHeaderList.fromJoined(joined))
+        queue?.end()
       },
       complete() {
         if (finished) return
         cleanup()
-        resolveTrailers(new Headers())
-        if (bodyController && !bodyDone) {
-          bodyDone = true
-          bodyController.close()
-        }
+        resolveTrailers(new ResponseHeaderList())
+        queue?.end()
         if (!settled) {
           settled = true
           reject(new CalloutError('no_response', `fetch(${cluster}): the callout completed without a response`))

@@ -13,7 +13,10 @@ import { defineFilter } from 'nodevoy'
 
 export default defineFilter({
   name: 'callouts',
-  create: (_config, context) => ({
+  create: (_config, context) => {
+    // Node loads its web streams on first use (tens of ms of CPU): here, not inside a hook's budget.
+    void globalThis.ReadableStream
+    return {
     async onRequestHeaders(headers, stream) {
       const read = headers.get('x-read-shared')
       if (read) {
@@ -91,5 +94,6 @@ export default defineFilter({
       }
       return undefined
     },
-  }),
+  }
+  },
 })
