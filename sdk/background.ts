@@ -1,6 +1,7 @@
 // Background work of a filter config: tasks that run on a worker's Node environment without traffic
 // (refresh keys every minute, flush a batch), stopped when the config goes away.
 import { NodevoyError } from './errors.js'
+import { realClock, type Clock } from './internal/clock.js'
 import { describe } from './internal/describe.js'
 
 /** A task started with `context.every` or `context.after`. */
@@ -20,30 +21,19 @@ export interface EveryOptions {
   runNow?: boolean
 }
 
-/** The clock background work uses: Node's timers, or a test's fake clock. */
-export interface TimerHost {
-  setTimeout(fn: () => void, ms: number): unknown
-  clearTimeout(handle: unknown): void
-}
-
-export const realTimers: TimerHost = {
-  setTimeout: (fn, ms) => setTimeout(fn, ms),
-  clearTimeout: (handle) => clearTimeout(handle as ReturnType<typeof setTimeout>),
-}
-
 /** The background work of one config in one environment. */
 export class Background {
   readonly #controller = new AbortController()
   readonly #tasks = new Set<{ stop(): void }>()
   readonly #report: (message: string) => void
-  readonly #timers: TimerHost
+  readonly #timers: Clock
   readonly #enabled: boolean
 
   /**
    * report: where a failed run is logged and counted. enabled: false in the validation environment,
    * where create() runs only to check the config (tasks are then never started).
    */
-  constructor(report: (message: string) => void, enabled: boolean, timers: TimerHost = realTimers) {
+  constructor(report: (message: string) => void, enabled: boolean, timers: Clock = realClock) {
     this.#report = report
     this.#enabled = enabled
     this.#timers = timers

@@ -7,6 +7,7 @@ import { FILTER_BRAND_SYMBOL, type FilterBrand } from './internal/brand.js'
 import { LogLevelValue } from './internal/contract.js'
 import { describe } from './internal/describe.js'
 import { createDispatcher, hookMask, withLogContext } from './internal/dispatcher.js'
+import { clockOf } from './internal/clock.js'
 import { LOG_LEVELS, StreamState } from './internal/stream-state.js'
 import { checkMetricsSpec, createMetrics, declarationRows, type Metrics, type MetricsSpec } from './metrics.js'
 import { isStandardSchema, toConfigIssue, type InferConfig, type StandardSchemaV1 } from './schema.js'
@@ -110,6 +111,11 @@ export interface FilterContext<RouteView = unknown, M extends MetricsSpec = Metr
   after(delayMs: number, task: BackgroundFunction): BackgroundTask
   /** Aborted when this config goes away: pass it to work started outside hooks (`fetch`, streams). */
   readonly signal: AbortSignal
+  /**
+   * Milliseconds since the epoch: `Date.now()` in Envoy, the fake clock in the testing kit (use it
+   * for time windows, so tests can move time).
+   */
+  now(): number
 }
 
 // Every hook name FilterHooks declares (a hook added there must be added here: the Record type
@@ -293,7 +299,8 @@ export function defineFilter<
       const metrics = createMetrics(binding, name, filterId, declarations)
       const workerIndex = binding.workerIndex()
       const destroyCallbacks: (() => void)[] = []
-      const background = new Background((message) => binding.uncaught(`nodevoy: filter '${name}' ${message}`), workerIndex >= 0)
+      const clock = clockOf(binding)
+      const background = new Background((message) => binding.uncaught(`nodevoy: filter '${name}' ${message}`), workerIndex >= 0, clock)
       destroyCallbacks.push(() => background.dispose())
       // Per-route views, by route config id (ids are never reused), newest last.
       const routeViews = new Map<number, unknown>()
@@ -329,6 +336,7 @@ export function defineFilter<
         get signal() {
           return background.signal
         },
+        now: () => clock.now(),
       }
       const created = withLogContext({ logPrefix: () => `[${name}]` }, () => definition.create(config as InferConfig<Schema>, context)) as FilterHooks | FilterClass
       if (typeof created === 'function') {

@@ -2,6 +2,7 @@
 // the bootstrap hands it to the SDK; filter code never sees it (process._linkedBinding('nodevoy') is
 // refused). Every stream call checks its token and thread natively; argument checks that decide what
 // reaches Envoy (header bytes, reply contents) are native too, so no path can bypass them.
+import type { Clock } from './clock.js'
 import type { Action, BINDING_FUNCTIONS, BodyMode, BodyPart, BodyReadState, BodyWrite, Direction, HeaderMapType, HookKind, MetricKind, MetricOp, MetricUpdate } from './contract.js'
 
 /** Stream token: one stream and its generation; stale tokens make calls throw StreamGoneError. */
@@ -97,6 +98,8 @@ export interface NativeBinding {
 
   /** Live generation of each stream slot (0 = free): the SDK checks liveness without a crossing. */
   readonly liveness: Uint32Array
+  /** The clock for the SDK's timers: absent in libnodevoy (Node's), the fake one of the testing kit. */
+  readonly clock?: Clock
 }
 
 /** What a filter definition hands libnodevoy for one config in one environment. */
@@ -109,7 +112,7 @@ export interface FilterInstanceHandle {
 }
 
 // The declared functions and the contract's list must be the same set (a compile-time check).
-type Functions = Exclude<keyof NativeBinding, 'liveness'>
+type Functions = Exclude<keyof NativeBinding, 'liveness' | 'clock'>
 type Listed = (typeof BINDING_FUNCTIONS)[number]
 type Same<A, B> = [A] extends [B] ? ([B] extends [A] ? true : never) : never
 export const bindingMatchesContract: Same<Functions, Listed> = true

@@ -10,6 +10,7 @@ import type { CalloutInit, CalloutResponse } from '../fetch.js'
 import type { DataPathStats, LogLevel, ReplyHeaders, Stream, StreamSide } from '../stream.js'
 import type { NativeBinding } from './binding.js'
 import { startCallout, StreamCallouts } from './callouts.js'
+import { clockOf } from './clock.js'
 import { Direction, HeaderMapType, LogLevelValue } from './contract.js'
 import { StreamLink } from './link.js'
 
@@ -95,7 +96,7 @@ export class StreamState implements Stream {
   #watchingComplete = false
   #completed = false
   /** Settle timers of held hooks, by direction (1 request, 2 response). */
-  #timers: (ReturnType<typeof setTimeout> | undefined)[] = []
+  #timers: unknown[] = []
   #filter: FilterHooks | undefined
   #callouts: StreamCallouts | undefined
 
@@ -135,21 +136,20 @@ export class StreamState implements Stream {
   /** Arms the settle timer of a direction's held hook (a pending promise, or a 'stop'). */
   static armTimeout(state: StreamState, direction: Direction, ms: number): void {
     StreamState.clearTimeout(state, direction)
-    const timer = setTimeout(() => {
+    const timer = clockOf(state.#binding).setTimeout(() => {
       state.#timers[direction] = undefined
       if (!state.#link.alive) return
       // The signal first: answering the stream completes it, which would abort it as "complete".
       state.#abort?.abort(new DOMException(`the ${direction === Direction.Request ? 'request' : 'response'} hook did not settle in time`, 'TimeoutError'))
       state.#binding.timeoutStream(state.#link.token, direction)
-    }, ms)
-    timer.unref()
+    }, ms, true)
     state.#timers[direction] = timer
   }
 
   static clearTimeout(state: StreamState, direction: Direction): void {
     const timer = state.#timers[direction]
     if (timer !== undefined) {
-      clearTimeout(timer)
+      clockOf(state.#binding).clearTimeout(timer)
       state.#timers[direction] = undefined
     }
   }
