@@ -17,6 +17,7 @@ export interface CalloutInit {
    * cluster's name; set `host` (or `:authority`) to override.
    */
   headers?: CalloutHeaders
+  /** The request body (none for GET by default). */
   body?: CalloutBody | null
   /** Trailers sent after the body (streamed callouts only). */
   trailers?: CalloutHeaders
@@ -41,11 +42,15 @@ export interface ResponseHeaders extends Iterable<[name: string, value: string]>
   get(name: string): string | null
   /** Every set-cookie value, one each. */
   getSetCookie(): string[]
+  /** Whether `name` has a value. */
   has(name: string): boolean
+  /** Calls `callback` for each value, in order. */
   forEach(callback: (value: string, name: string, headers: ResponseHeaders) => void): void
   /** `[name, value]` pairs in Envoy's order, names lower-cased. */
   entries(): IterableIterator<[string, string]>
+  /** The names, in order (repeated for several values). */
   keys(): IterableIterator<string>
+  /** The values, in order. */
   values(): IterableIterator<string>
 }
 
@@ -56,9 +61,11 @@ export interface ResponseHeaders extends Iterable<[name: string, value: string]>
  * hook's budget.)
  */
 export interface CalloutResponse {
+  /** The response status (Envoy's 503 or 504 when the upstream could not answer). */
   readonly status: number
   /** Whether the status is 2xx. */
   readonly ok: boolean
+  /** The response headers. */
   readonly headers: ResponseHeaders
   /** The body as a ReadableStream (made on first read), or null when the response has none. */
   readonly body: ReadableStream<Uint8Array> | null
@@ -68,6 +75,7 @@ export interface CalloutResponse {
   readonly trailers: Promise<ResponseHeaders>
   /** The whole body (waits for its end). */
   bytes(): Promise<Uint8Array>
+  /** The whole body as an ArrayBuffer. */
   arrayBuffer(): Promise<ArrayBuffer>
   /** The whole body decoded as UTF-8. */
   text(): Promise<string>

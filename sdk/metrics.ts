@@ -36,7 +36,8 @@ export interface MetricSpec {
 /** The metrics a filter declares, by name. A name is letters, digits and `_`. */
 export type MetricsSpec = Record<string, MetricSpec>
 
-type LabelsOf<S> = S extends { labels: infer L } ? (L extends Record<string, LabelValuesSpec> ? L : {}) : {}
+/** The labels declared for a metric spec (`{}` when it has none). */
+export type LabelsOf<S> = S extends Record<'labels', infer L> ? (L extends Record<string, LabelValuesSpec> ? L : {}) : {}
 
 /** The label values of one update: every declared label, with one of its allowed values. */
 export type LabelValues<L> = { readonly [K in keyof L]: L[K] extends readonly (infer V)[] ? V : string }

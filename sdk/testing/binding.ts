@@ -28,11 +28,17 @@ export type ClusterHandler = (request: ClusterRequest) => UpstreamAnswer | 'unre
 
 /** A callout's request as the fake cluster receives it. */
 export interface ClusterRequest {
+  /** `:method`. */
   method: string
+  /** `:path`, with the query. */
   path: string
+  /** `:authority` (the host). */
   authority: string
+  /** The other headers, names lower-cased. */
   headers: [string, string][]
+  /** The whole request body. */
   body: Uint8Array
+  /** Request trailers (streamed callouts). */
   trailers: [string, string][]
 }
 

@@ -24,16 +24,19 @@ export class FakeClock implements Clock {
     this.#now = start
   }
 
+  /** The current time, in ms since the epoch. */
   now(): number {
     return this.#now
   }
 
+  /** Calls fn once the clock has moved `ms` further (see advance). */
   setTimeout(fn: () => void, ms: number): unknown {
     const timer: Timer = { at: this.#now + Math.max(0, ms), seq: this.#seq++, fn }
     this.#timers.add(timer)
     return timer
   }
 
+  /** Cancels a timer set with setTimeout. */
   clearTimeout(handle: unknown): void {
     this.#timers.delete(handle as Timer)
   }
@@ -107,14 +110,17 @@ export class FakeSharedStore {
     while (this.#entries.size > this.#maxEntries) this.#entries.delete(this.#entries.keys().next().value as string)
   }
 
+  /** The value under key, or undefined (also once its TTL passed). */
   get(key: string): string | number | undefined {
     return this.#live(key)?.value
   }
 
+  /** Stores value under key, for ttlMs (undefined or 0: no expiry). */
   set(key: string, value: string | number, ttlMs: number | undefined): void {
     this.#store(key, value, ttlMs)
   }
 
+  /** Adds delta to the number under key (a new key starts from 0 and gets ttlMs); the new value. */
   increment(key: string, delta: number, ttlMs: number | undefined): number {
     const entry = this.#live(key)
     if (!entry) {
@@ -131,6 +137,7 @@ export class FakeSharedStore {
     return entry.value
   }
 
+  /** Stores value when key holds expected (undefined: when it is absent); whether it did. */
   compareAndSet(key: string, expected: string | number | undefined, value: string | number, ttlMs: number | undefined): boolean {
     const entry = this.#live(key)
     const matches = expected === undefined ? entry === undefined : entry !== undefined && entry.value === expected
@@ -139,6 +146,7 @@ export class FakeSharedStore {
     return true
   }
 
+  /** Removes key; whether it was there. */
   delete(key: string): boolean {
     return this.#entries.delete(key)
   }

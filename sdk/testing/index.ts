@@ -29,6 +29,7 @@ import { FakeClock, FakeMetrics, FakeSharedStore, settle } from './fakes.js'
 import { BodyBuffer, EnvoyStream, HeaderList, ModuleStream, toBytes, type UpstreamAnswer, type UpstreamFn, type UpstreamRequest } from './model.js'
 
 export { FakeClock, FakeSharedStore }
+export type { Clock } from '../internal/clock.js'
 export type { ClusterHandler, ClusterRequest, UpstreamAnswer, UpstreamFn, UpstreamRequest }
 
 /** Header pairs or an object of them. */
@@ -66,9 +67,11 @@ export interface TestRequest {
   path?: string
   /** Default `example.com`. */
   authority?: string
+  /** Request headers besides :method, :path and :authority. */
   headers?: TestHeaders
   /** The request body: one body frame per array element. */
   body?: string | Uint8Array | (string | Uint8Array)[]
+  /** Request trailers (they end the request instead of an empty last frame). */
   trailers?: TestHeaders
   /**
    * What the upstream answers (after the filter, the router): a function of the request that reached
@@ -87,13 +90,17 @@ export interface TestRequest {
 
 /** What came back, and what happened on the way. */
 export interface TestResponse {
+  /** The response status (0 when the stream was reset before any response). */
   status: number
   /** Response headers (several values of a name joined with ", "). */
   headers: Record<string, string>
   /** Response headers in order, names lower-cased. */
   headerList: [string, string][]
+  /** The response body decoded as UTF-8. */
   body: string
+  /** The response body's bytes. */
   bytes: Uint8Array
+  /** Response trailers (empty when there were none). */
   trailers: Record<string, string>
   /** The stream was reset instead of answered completely. */
   reset: boolean
@@ -109,7 +116,9 @@ export interface TestResponse {
 
 /** A log line the filter (or the kit, standing in for libnodevoy) wrote. */
 export interface LogEntry {
+  /** Envoy's log level of the line. */
   level: 'trace' | 'debug' | 'info' | 'warn' | 'error' | 'critical'
+  /** The line as Envoy would log it (console output is tagged with filter and stream). */
   message: string
 }
 
@@ -128,7 +137,9 @@ export interface TestFilter {
   metrics(): Record<string, number | number[]>
   /** Everything logged so far. */
   readonly logs: LogEntry[]
+  /** The clock of the SDK's timers and `context.now()`: move it with `advance`. */
   readonly clock: FakeClock
+  /** The shared store the filter sees. */
   readonly shared: FakeSharedStore
   /** The config is gone (as Envoy removing it): the filter's onDestroy runs, its background work stops. */
   destroy(): void
@@ -266,7 +277,14 @@ export function testFilter(filter: unknown, options: TestFilterOptions & { filte
       else envoy.decodeData(new BodyBuffer(), true)
     }
     req.disconnect?.then(() => envoy.downstreamReset())
-    await envoy.finished
+    // As libnodevoy's keepalive handle: the event loop stays alive while the stream waits, so unref'd
+    // timers (AbortSignal.timeout) still fire for it.
+    const keepalive = setInterval(() => {}, 1 << 30)
+    try {
+      await envoy.finished
+    } finally {
+      clearInterval(keepalive)
+    }
     const d = envoy.downstream
     const headerList = d.headers?.entries.map(([k, v]) => [k, v] as [string, string]) ?? []
     const joinedHeaders: Record<string, string> = {}

@@ -147,22 +147,31 @@ export const enum BodyType {
 
 /** A request as the test's upstream receives it. */
 export interface UpstreamRequest {
+  /** `:method`. */
   method: string
+  /** `:path`, with the query. */
   path: string
+  /** Every header as it reached the upstream (pseudo-headers first), names lower-cased. */
   headers: [string, string][]
+  /** The whole request body. */
   body: Uint8Array
+  /** The request trailers (empty when none). */
   trailers: [string, string][]
 }
 
 /** What the test's upstream answers. */
 export interface UpstreamAnswer {
+  /** The response status. */
   status: number
+  /** Response headers. */
   headers?: Iterable<readonly [string, string]> | Record<string, string>
   /** The body: one frame per element when an array. */
   body?: string | Uint8Array | (string | Uint8Array)[]
+  /** Response trailers. */
   trailers?: Iterable<readonly [string, string]> | Record<string, string>
 }
 
+/** The upstream of a test request: answers the request that reached it. */
 export type UpstreamFn = (request: UpstreamRequest) => UpstreamAnswer | Promise<UpstreamAnswer>
 
 /** What reached the client. */
