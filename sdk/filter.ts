@@ -94,10 +94,9 @@ export interface FilterContext<RouteView = unknown, M extends MetricsSpec = Metr
   /** State shared by every worker of the proxy (counters, caches), with atomic operations. */
   readonly shared: SharedState
   /**
-   * The config for this stream's route: the filter's config merged (by `mergeRouteConfig`) with the
-   * most specific per-route config Envoy has for this filter on the stream's route (route, else
-   * virtual host), or the filter's config alone when the route has none. Computed once per route
-   * config in each worker.
+   * The config for this stream's route: `mergeRouteConfig(config, route)` of the filter's config and
+   * the most specific per-route config Envoy has for this filter on the stream's route (route, else
+   * virtual host; undefined when it has none). Computed once per route config in each worker.
    */
   routeConfig(stream: Stream): RouteView
   /**
@@ -155,10 +154,11 @@ export interface FilterDefinition<
    */
   routeConfig?: RouteSchema
   /**
-   * Merges the filter's config with a route's config into what `context.routeConfig(stream)` gives.
-   * Default: `{ ...config, ...route }` for objects, else the route's config.
+   * Merges the filter's config with a route's config into what `context.routeConfig(stream)` gives;
+   * `route` is undefined for routes without a per-route config. Computed once per route config in
+   * each worker. Default: `{ ...config, ...route }` for objects, the config alone without a route config.
    */
-  mergeRouteConfig?(config: InferConfig<Schema>, route: InferConfig<RouteSchema>): RouteView
+  mergeRouteConfig?(config: InferConfig<Schema>, route: InferConfig<RouteSchema> | undefined): RouteView
   /**
    * The filter's metrics, by name: counters, gauges and histograms, with labels. Envoy defines them
    * when it creates the filter's config; they appear in `/stats` as `<metrics_namespace>.<name>`
@@ -219,6 +219,7 @@ function validateWith(name: string, schema: StandardSchemaV1, raw: unknown, pref
 }
 
 function defaultMerge(config: unknown, route: unknown): unknown {
+  if (route === undefined) return config
   const isObject = (v: unknown) => v !== null && typeof v === 'object' && !Array.isArray(v)
   return isObject(config) && isObject(route) ? { ...(config as object), ...(route as object) } : route
 }
@@ -322,11 +323,10 @@ export function defineFilter<
           }
           const link = StreamState.link(stream)
           link.check()
-          const found = binding.routeConfig(link.token)
-          if (found === undefined) return config as RouteView
-          const [id, routeJson] = found
+          // Route config ids start at 1; 0 stands for "this route has none".
+          const [id, routeJson] = binding.routeConfig(link.token) ?? [0, undefined]
           if (routeViews.has(id)) return routeViews.get(id) as RouteView
-          const view = merge(config, parseRoute(routeJson))
+          const view = merge(config, routeJson === undefined ? undefined : parseRoute(routeJson))
           routeViews.set(id, view)
           if (routeViews.size > ROUTE_VIEWS_KEPT) routeViews.delete(routeViews.keys().next().value as number)
           return view as RouteView

@@ -14,7 +14,7 @@ export default defineFilter({
   name: 'features',
   config: z.object({ limit: z.number().int().positive().default(1000), tickMs: z.number().int().positive().default(50) }).default({ limit: 1000, tickMs: 50 }),
   routeConfig: z.object({ limit: z.number().int().positive(), label: z.string().optional() }),
-  mergeRouteConfig: (config, route) => ({ ...config, ...route, merged: true }),
+  mergeRouteConfig: (config, route) => (route ? { ...config, ...route, merged: true } : config),
   metrics: {
     requests: { type: 'counter', labels: { decision: ['allow', 'deny'], method: 'any' }, maxSeries: 3 },
     inflight: { type: 'gauge' },
@@ -43,7 +43,7 @@ export default defineFilter({
           return reply(200, { 'x-counted': decision })
         }
         if (action === 'limit') {
-          const { limit } = context.routeConfig(stream)
+          const { limit } = context.routeConfig(stream) as { limit: number }
           const window = headers.get('x-window') ?? String(Math.floor(Date.now() / 60000))
           const count = context.shared.increment(`features:limit:${headers.get('x-client')}:${window}`, 1, { ttlMs: 60000 })
           const decision = count > limit ? 'deny' : 'allow'
