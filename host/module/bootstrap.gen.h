@@ -244,6 +244,13 @@ constexpr const char* kBootstrapSource = R"JS("use strict";
   console.error = consoleMethod(4 /* Error */);
   var consoleTrace = consoleMethod(1 /* Debug */);
   console.trace = (...args) => consoleTrace((0, import_util.format)(...args), "\n", new Error("trace").stack?.split("\n").slice(2).join("\n"));
+  try {
+    void fetch("data:,").then(
+      (res) => res.arrayBuffer(),
+      () => void 0
+    );
+  } catch {
+  }
   binding.setup({
     tickFlag,
     processTicks,

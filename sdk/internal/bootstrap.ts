@@ -174,6 +174,17 @@ console.error = consoleMethod(LogLevelValue.Error)
 const consoleTrace = consoleMethod(LogLevelValue.Debug)
 console.trace = (...args: unknown[]) => consoleTrace(format(...args), '\n', new Error('trace').stack?.split('\n').slice(2).join('\n'))
 
+// ---- Warm-up, off the request path: Node loads undici (fetch) lazily, ~100 ms of CPU on its first
+// use — too much for a hook's CPU budget, and a first request should not pay it.
+try {
+  void fetch('data:,').then(
+    (res) => res.arrayBuffer(),
+    () => undefined,
+  )
+} catch {
+  // no fetch in this runtime
+}
+
 binding.setup({
   tickFlag,
   processTicks,
