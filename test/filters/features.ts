@@ -7,12 +7,17 @@
 //   x-action: shared       shared-store operation x-op on key x-key (value x-value) -> x-result
 //   x-action: route        the merged route config as JSON in x-route
 //   x-action: ticks        background ticks seen by this worker so far (x-ticks), and its worker index
+//   x-action: wait         waits 5 s on a timer tied to the stream's signal; how it ended goes to the
+//                          shared store under features:wait:<x-key>
+import { setTimeout as sleep } from 'node:timers/promises'
 import { z } from 'zod'
 import { defineFilter } from 'nodevoy'
 
 export default defineFilter({
   name: 'features',
-  config: z.object({ limit: z.number().int().positive().default(1000), tickMs: z.number().int().positive().default(50) }).default({ limit: 1000, tickMs: 50 }),
+  config: z
+    .object({ limit: z.number().int().positive().default(1000), tickMs: z.number().int().positive().default(50), tag: z.string().default('t') })
+    .default({ limit: 1000, tickMs: 50, tag: 't' }),
   routeConfig: z.object({ limit: z.number().int().positive(), label: z.string().optional() }),
   mergeRouteConfig: (config, route) => (route ? { ...config, ...route, merged: true } : config),
   metrics: {
@@ -26,6 +31,7 @@ export default defineFilter({
     let ticks = 0
     context.every(config.tickMs, () => {
       ticks++
+      context.shared.increment(`features:ticks:${config.tag}:${context.workerIndex}`)
       context.metrics.ticks.inc()
       context.metrics.last_tick_worker.set({ worker: String(context.workerIndex) }, ticks)
     })
@@ -83,6 +89,13 @@ export default defineFilter({
         }
         if (action === 'route') {
           return reply(200, { 'x-route': JSON.stringify(context.routeConfig(stream)) })
+        }
+        if (action === 'wait') {
+          // A per-stream timer: ends with the stream (its signal).
+          return sleep(5000, undefined, { signal: stream.signal }).then(
+            () => context.shared.set(`features:wait:${headers.get('x-key')}`, 'slept'),
+            (error: Error) => context.shared.set(`features:wait:${headers.get('x-key')}`, error.name),
+          )
         }
         if (action === 'ticks') {
           return reply(200, { 'x-ticks': String(ticks), 'x-worker': String(stream.workerIndex) })
