@@ -8,8 +8,8 @@
 
 namespace nodevoy::contract {
 
-constexpr int kProtocolVersion = 2;
-constexpr const char* kFilterBrand = "nodevoy.filter.v2";
+constexpr int kProtocolVersion = 3;
+constexpr const char* kFilterBrand = "nodevoy.filter.v3";
 constexpr uint32_t kSlots = 65536;
 
 enum HookKind : int {

@@ -12,7 +12,7 @@
 //   handle filters receive is its facade.
 
 /** Bumped whenever anything below changes meaning: libnodevoy refuses bundles of another protocol. */
-export const PROTOCOL_VERSION = 2
+export const PROTOCOL_VERSION = 3
 
 /** Symbol.for(FILTER_BRAND) marks a defineFilter() result in a bundle's exports. */
 export const FILTER_BRAND = `nodevoy.filter.v${PROTOCOL_VERSION}`
