@@ -15,6 +15,9 @@ import { startProxy, type Proxy } from '../test/harness/proxy.js'
 import { startUpstream, type Upstream } from '../test/harness/upstream.js'
 
 const quick = process.argv.includes('--quick')
+// --only <text>: run just the scenarios whose name contains text.
+const only = process.argv.includes('--only') ? process.argv[process.argv.indexOf('--only') + 1] ?? '' : ''
+const selected = (name: string) => only === '' || name.includes(only)
 const counts = {
   loadRequests: quick ? 2_000 : 20_000,
   rebuilds: quick ? 10 : 100,
@@ -75,16 +78,28 @@ async function others(proxy: Proxy): Promise<string> {
   return `${good}/40 ok`
 }
 
+async function stat(proxy: Proxy, name: string): Promise<number> {
+  try {
+    return (await proxy.stat(name)) ?? 0
+  } catch {
+    return Number.NaN  // the proxy is gone
+  }
+}
+
 async function fault(name: string, p: string, note?: string): Promise<void> {
+  if (!selected(name)) return
+  console.error(`fault: ${name}`)
   const s = await stack()
   const before = await get(s.proxy, '/ok')
   const offending = await get(s.proxy, p)
   await new Promise((r) => setTimeout(r, 400))  // background faults (timers) take effect
   let after = await others(s.proxy)
   if (!after.startsWith('40/')) after = `${after}; then ${await others(s.proxy)}`
-  const rebuilt = (await s.proxy.stat('dynamicmodulescustom.nodevoy_environment_rebuilds')) ?? 0
+  const rebuilt = await stat(s.proxy, 'dynamicmodulescustom.nodevoy_environment_rebuilds')
   const up = s.proxy.process.exitCode === null
+  const logs = s.proxy.logs()
   const code = await s.stop()
+  if (!up || code !== 0) console.error(`the proxy ${up ? `exited with ${code} on SIGTERM` : 'died'}:\n${logs.slice(-4000)}`)
   rows.push({
     fault: name,
     offending: `${offending.status} in ${offending.ms.toFixed(0)} ms`,
@@ -158,7 +173,7 @@ async function repeatedRebuilds(): Promise<void> {
     if (i === 9 || i === counts.rebuilds - 1) rss.push(rssKiB(s.proxy.process.pid!))
   }
   const seconds = (performance.now() - started) / 1000
-  const rebuilt = (await s.proxy.stat('dynamicmodulescustom.nodevoy_environment_rebuilds')) ?? 0
+  const rebuilt = await stat(s.proxy, 'dynamicmodulescustom.nodevoy_environment_rebuilds')
   const code = await s.stop()
   extra.rebuilds = { rebuilt, rssKiB: rss, seconds }
   rows.push({
@@ -210,7 +225,7 @@ async function fuzzBinding(): Promise<void> {
     }),
     { numRuns: counts.fuzzCases },
   )
-  const violations = (await proxy.stat('devhost.abi_violation')) ?? 0
+  const violations = await stat(proxy, 'devhost.abi_violation')
   const code = await proxy.stop()
   await upstream.close()
   extra.fuzzBinding = { cases: counts.fuzzCases, calls, outcomes: Object.fromEntries(outcomes), violations }
@@ -307,7 +322,7 @@ async function main(): Promise<void> {
   await fault('heap blow-up, fast (one hook allocating)', '/heap-fast', 'its environment is rebuilt')
   await fault('a promise that never settles', '/never-settles', 'answered at the settle timeout (504)')
   await fault("a 'stop' never continued", '/never-continues', 'answered at the settle timeout (504)')
-  {
+  if (selected('heap blow-up, slow')) {
     const s = await stack({}, 1000, 1)
     let env = (await get(s.proxy, '/ok')).env
     let n = 0
@@ -322,11 +337,11 @@ async function main(): Promise<void> {
     rows.push({ fault: 'heap blow-up, slow (a cache growing ~4 MB per request)', offending: `rebuilt after ${n} requests, ${failed} failed`, others: '-', proxyUp: code === 0 })
     void env
   }
-  await loadWithFaults()
-  await repeatedRebuilds()
-  await fuzzBinding()
-  fuzzNative()
-  await soak()
+  if (selected('1% of')) await loadWithFaults()
+  if (selected('rebuilds in a row')) await repeatedRebuilds()
+  if (selected('fuzz: ')) await fuzzBinding()
+  if (selected('libFuzzer')) fuzzNative()
+  if (selected('soak')) await soak()
 
   const header = ['fault', 'the offending request', 'the others', 'proxy up']
   const lines = [header, ...rows.map((r) => [r.fault + (r.detail ? ` (${r.detail})` : ''), r.offending, r.others, r.proxyUp ? 'yes' : 'NO'])]

@@ -9,6 +9,7 @@
 #include <mutex>
 #include <unordered_map>
 
+#include "envoy_version.h"
 #include "log.h"
 #include "nodevoy_envoy_abi.h"
 #include "server.h"
@@ -30,11 +31,19 @@ void violation(const char* callback, const std::string& what) {
 }
 
 // Worker thread, inside a hook. Returns the slot, or null (and reports) when fe is not a live filter
-// of the calling worker.
-FilterSlot* liveSlot(void* fe, const char* callback) {
+// of the calling worker. `null_checked`: a callback Envoy <= v1.39 guards against its own destroyed
+// filter (continue_*), which is then a silent no-op rather than a violation.
+FilterSlot* liveSlot(void* fe, const char* callback, bool null_checked = false) {
   auto* slot = static_cast<FilterSlot*>(fe);
   Worker* worker = tls_worker;
   if (worker != nullptr && worker->live_slots.count(slot) > 0) {
+    if (slot->destroyed_before_stream && null_checked) return nullptr;
+    if (slot->destroyed_before_stream) {
+      violation(callback,
+                "called after on_http_filter_destroy: Envoy <= v1.39 destroys the filter as soon as the stream ends "
+                "(inside the call that ended it) and its callbacks are gone");
+      return nullptr;
+    }
     if (tls_hook_depth == 0) violation(callback, "called outside of any event hook");
     return slot;
   }
@@ -72,8 +81,8 @@ std::vector<std::pair<std::string, std::string>> moduleHeaders(const nv_module_h
   return out;
 }
 
-std::unique_ptr<HeaderMap> moduleHeaderMap(const nv_module_header* headers, size_t n) {
-  auto map = std::make_unique<HeaderMap>();
+std::unique_ptr<HeaderMap> moduleHeaderMap(HeaderMap::Kind kind, const nv_module_header* headers, size_t n) {
+  auto map = std::make_unique<HeaderMap>(kind);
   for (const auto& [key, value] : moduleHeaders(headers, n)) map->add(key, value);
   return map;
 }
@@ -218,7 +227,7 @@ NV_EXPORT bool envoy_dynamic_module_callback_http_get_header_values(nv_filter_en
   for (const std::string* value = map->get(k, 0); value != nullptr; value = map->get(k, ++i)) {
     results[i] = envoyBuffer(*value);
   }
-  return i > 0;
+  return true;  // as Envoy: the map exists, whether or not the key has values
 }
 
 NV_EXPORT size_t envoy_dynamic_module_callback_http_get_headers_size(nv_filter_envoy_ptr fe,
@@ -247,7 +256,7 @@ NV_EXPORT bool envoy_dynamic_module_callback_http_set_header(nv_filter_envoy_ptr
   FilterSlot* slot = liveSlot(fe, "http_set_header");
   if (!slot) return false;
   HeaderMap* map = slot->stream->headers(type);
-  if (!map || key.ptr == nullptr || key.length == 0) return false;
+  if (!map) return false;  // Envoy does not check the key: an empty one is stored as given
   if (value.ptr == nullptr || value.length == 0) {
     map->remove(view(key));  // a NULL (or empty) value removes the header
   } else {
@@ -264,7 +273,7 @@ NV_EXPORT bool envoy_dynamic_module_callback_http_add_header(nv_filter_envoy_ptr
   FilterSlot* slot = liveSlot(fe, "http_add_header");
   if (!slot) return false;
   HeaderMap* map = slot->stream->headers(type);
-  if (!map || key.ptr == nullptr || key.length == 0 || value.ptr == nullptr || value.length == 0) return false;
+  if (!map || value.ptr == nullptr || value.length == 0) return false;  // an empty key is stored as given
   map->add(view(key), view(value));
   return true;
 }
@@ -317,6 +326,7 @@ NV_EXPORT bool envoy_dynamic_module_callback_http_drain_body(nv_filter_envoy_ptr
   Buffer* body = slot->stream->body(type);
   if (!body) return false;
   body->drain(number_of_bytes);
+  if (type == NV_BODY_BUFFERED_REQUEST || type == NV_BODY_BUFFERED_RESPONSE) slot->stream->onBufferedBodyDrained(type);
   return true;
 }
 
@@ -364,7 +374,7 @@ NV_EXPORT void envoy_dynamic_module_callback_http_send_response_headers(nv_filte
   FilterSlot* slot = liveSlot(fe, "http_send_response_headers");
   if (!slot || slot->stream->ended()) return;
   try {
-    auto map = moduleHeaderMap(headers, headers_size);
+    auto map = moduleHeaderMap(HeaderMap::Kind::ResponseHeaders, headers, headers_size);
     if (!map->get(":status")) {
       DH_LOG(DynamicModules, Error, "send_response_headers without :status; answering 502");
       slot->stream->sendLocalReply(502, "", {}, "filter_removed_required_response_headers{missing_required_header:_:status}",
@@ -394,7 +404,7 @@ NV_EXPORT void envoy_dynamic_module_callback_http_send_response_trailers(nv_filt
   FilterSlot* slot = liveSlot(fe, "http_send_response_trailers");
   if (!slot || slot->stream->ended()) return;
   try {
-    slot->stream->sendResponseTrailers(moduleHeaderMap(trailers, trailers_size), slot);
+    slot->stream->sendResponseTrailers(moduleHeaderMap(HeaderMap::Kind::ResponseTrailers, trailers, trailers_size), slot);
   } catch (const std::exception& e) {
     DH_LOG(DynamicModules, Error, "send_response_trailers failed: %s", e.what());
   }
@@ -403,8 +413,18 @@ NV_EXPORT void envoy_dynamic_module_callback_http_send_response_trailers(nv_filt
 // ---- Continue ----------------------------------------------------------------------------------
 
 static void continueDirection(nv_filter_envoy_ptr fe, Direction dir, const char* callback) {
-  FilterSlot* slot = liveSlot(fe, callback);
+  FilterSlot* slot = liveSlot(fe, callback, /*null_checked=*/true);
   if (!slot || slot->stream->ended()) return;
+  if (envoyVersion() == EnvoyVersion::V1_38) {
+    // One in_continue_ flag for both directions: the last hook of either direction that returned
+    // Continue (or an earlier continue) makes this call a no-op, even if this direction is stopped.
+    if (slot->shared_in_continue) {
+      DH_LOG(DynamicModules, Debug, "%s ignored: filter %s's shared continue flag is set (Envoy v1.38)", callback,
+             slot->config->spec().instance_name.c_str());
+      return;
+    }
+    slot->shared_in_continue = true;
+  }
   if (slot->dir[int(dir)].iteration == Iteration::Continue) {
     // Not stopped in this direction (or already continued): Envoy ignores the call.
     DH_LOG(DynamicModules, Debug, "%s ignored: filter %s is not stopped", callback,
@@ -451,12 +471,8 @@ NV_EXPORT void envoy_dynamic_module_callback_http_filter_scheduler_commit(nv_sch
         stats().counter("devhost.scheduler.dropped_events").fetch_add(1);
         return;
       }
-      ActiveStream& stream = *slot->stream;
-      stream.hook_depth++;
-      tls_hook_depth++;
+      HookScope scope(*slot->stream);
       slot->config->hooks().scheduled(slot.get(), slot->module_filter, event_id);
-      tls_hook_depth--;
-      stream.hook_depth--;
     });
   } catch (const std::exception& e) {
     DH_LOG(DynamicModules, Error, "scheduler_commit failed: %s", e.what());
@@ -712,10 +728,10 @@ NV_EXPORT bool envoy_dynamic_module_callback_http_filter_get_attribute_string(nv
     *result = envoyBuffer(*value);
     return true;
   };
-  // Values computed here live in the slot until the next call, like a view valid for the hook.
+  // Values computed here stay valid until the running hook returns, however many are asked for.
   auto computed = [&](std::string value) -> bool {
-    slot->attribute_scratch = std::move(value);
-    *result = envoyBuffer(slot->attribute_scratch);
+    std::string_view kept = stream.keepForHook(std::move(value));
+    *result = nv_envoy_buffer{kept.data(), kept.size()};
     return true;
   };
   const ConnectionInfo& c = stream.connection();
@@ -733,7 +749,7 @@ NV_EXPORT bool envoy_dynamic_module_callback_http_filter_get_attribute_string(nv
     case NV_ATTR_REQUEST_REFERER: return header("referer");
     case NV_ATTR_REQUEST_USER_AGENT: return header("user-agent");
     case NV_ATTR_REQUEST_ID: return header("x-request-id");
-    case NV_ATTR_REQUEST_PROTOCOL: return computed("HTTP/1.1");
+    case NV_ATTR_REQUEST_PROTOCOL: return computed(stream.protocol());
     case NV_ATTR_REQUEST_QUERY: {
       const std::string* path = request ? request->get(":path") : nullptr;
       if (!path || path->find('?') == std::string::npos) return false;
@@ -746,16 +762,22 @@ NV_EXPORT bool envoy_dynamic_module_callback_http_filter_get_attribute_string(nv
     case NV_ATTR_SOURCE_ADDRESS: return computed(c.remote_ip + ":" + std::to_string(c.remote_port));
     case NV_ATTR_DESTINATION_ADDRESS: return computed(c.local_ip + ":" + std::to_string(c.local_port));
     case NV_ATTR_XDS_ROUTE_NAME: {
+      // The stream's route name, available (possibly empty) even when no route matched.
       const RouteEntry* route = stream.route();
-      if (!route) return false;
-      return computed(route->spec.name);
+      return computed(route ? route->spec.name : "");
     }
     case NV_ATTR_XDS_VIRTUAL_HOST_NAME: {
+      // Envoy <= v1.39 answered with the virtual cluster name (none here); v1.40 the virtual host's.
+      if (!envoyAtLeast(EnvoyVersion::V1_40)) return false;
       const VirtualHostEntry* vhost = stream.virtualHost();
       if (!vhost) return false;
       return computed(vhost->spec.name);
     }
     case NV_ATTR_XDS_CLUSTER_NAME: {
+      if (!envoyAtLeast(EnvoyVersion::V1_40)) {  // no accessor before v1.40
+        DH_LOG(DynamicModules, Error, "Unsupported attribute ID %d as string", static_cast<int>(id));
+        return false;
+      }
       const RouteEntry* route = stream.route();
       if (!route || !route->cluster) return false;
       return computed(route->cluster->spec.name);
@@ -793,7 +815,7 @@ NV_EXPORT bool envoy_dynamic_module_callback_http_filter_get_attribute_bool(nv_f
   FilterSlot* slot = liveSlot(fe, "http_filter_get_attribute_bool");
   if (!slot) return false;
   switch (id) {
-    case NV_ATTR_CONNECTION_MTLS: *result = false; return true;  // the dev host has no TLS
+    case NV_ATTR_CONNECTION_MTLS: return false;  // no TLS on the connection: unavailable, as in Envoy
     default:
       DH_LOG(DynamicModules, Error, "Unsupported attribute ID %d as bool", static_cast<int>(id));
       return false;

@@ -9,6 +9,7 @@
 #include <event2/keyvalq_struct.h>
 #include <nlohmann/json.hpp>
 
+#include "envoy_version.h"
 #include "log.h"
 #include "server.h"
 #include "stats.h"
@@ -124,7 +125,7 @@ void onRequest(evhttp_request* req, void*) {
         reply(req, 200, out, "text/plain");
       }
     } else if (path == "/server_info") {
-      nlohmann::json info = {{"version", "nodevoy-devhost"},
+      nlohmann::json info = {{"version", std::string("nodevoy-devhost imitating Envoy ") + envoyVersionName(envoyVersion())},
                              {"state", server.draining ? "DRAINING" : "LIVE"},
                              {"command_line_options", {{"concurrency", server.concurrency}}}};
       reply(req, 200, info.dump(1), "application/json");

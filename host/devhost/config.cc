@@ -7,6 +7,10 @@
 #include <sstream>
 
 #include <nlohmann/json.hpp>
+#include <climits>
+#include <cstring>
+
+#include "envoy_version.h"
 #include <yaml-cpp/yaml.h>
 
 namespace devhost {
@@ -21,6 +25,12 @@ constexpr const char* kRouterType = "envoy.extensions.filters.http.router.v3.Rou
 constexpr const char* kFilterConfigType = "envoy.config.route.v3.FilterConfig";
 
 [[noreturn]] void fail(const std::string& path, const std::string& what) { throw ConfigError(path + ": " + what); }
+
+std::string HeaderMapLower(const std::string& name) {
+  std::string out = name;
+  for (char& c : out) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  return out;
+}
 
 // Protobuf's JSON/YAML mapping accepts lowerCamelCase as well as the proto field name.
 std::string toSnakeCase(const std::string& name) {
@@ -89,26 +99,33 @@ class Message {
     return node.Scalar();
   }
 
+  // As Envoy reads bootstrap YAML: an unquoted YAML 1.1 boolean (true, yes, on, y, ... and their negations).
   bool boolean(const std::string& field, bool fallback) const {
     if (!has(field)) return fallback;
     YAML::Node node = get(field);
-    const std::string text = node.IsScalar() ? node.Scalar() : "";
-    if (text == "true") return true;
-    if (text == "false") return false;
+    bool value;
+    if (node.IsScalar() && node.Tag() != "!" && YAML::convert<bool>::decode(node, value)) return value;
     fail(join(field), "expected true or false, got " + describeKind(node));
   }
 
   uint64_t uint(const std::string& field, uint64_t max, uint64_t fallback) const {
     if (!has(field)) return fallback;
     YAML::Node node = get(field);
-    const std::string text = node.IsScalar() ? node.Scalar() : "";
-    if (text.empty() || text.find_first_not_of("0123456789") != std::string::npos) {
-      fail(join(field), "expected a non-negative integer, got " + describeKind(node));
+    // Envoy reads the integer as parseYamlNode does (decimal, 0x hex, 0 octal), and protobuf's JSON
+    // parser also takes an integer given as a (quoted) decimal string.
+    int64_t value = -1;
+    bool ok = node.IsScalar() && YAML::convert<int64_t>::decode(node, value);
+    if (!ok && node.IsScalar() && !node.Scalar().empty() && node.Scalar().find_first_not_of("0123456789") == std::string::npos) {
+      errno = 0;
+      unsigned long long parsed = strtoull(node.Scalar().c_str(), nullptr, 10);
+      ok = errno == 0 && parsed <= static_cast<unsigned long long>(INT64_MAX);
+      value = ok ? static_cast<int64_t>(parsed) : -1;
     }
-    errno = 0;
-    unsigned long long value = strtoull(text.c_str(), nullptr, 10);
-    if (errno != 0 || value > max) fail(join(field), "value " + text + " is out of range (max " + std::to_string(max) + ")");
-    return value;
+    if (!ok || value < 0) fail(join(field), "expected a non-negative integer, got " + describeKind(node));
+    if (static_cast<uint64_t>(value) > max) {
+      fail(join(field), "value " + node.Scalar() + " is out of range (max " + std::to_string(max) + ")");
+    }
+    return static_cast<uint64_t>(value);
   }
 
   // google.protobuf.Duration in its JSON form: "<seconds>s", e.g. "5s" or "0.25s".
@@ -158,8 +175,26 @@ std::string anyType(const YAML::Node& node, const std::string& path) {
   return url.substr(strlen(kTypePrefix));
 }
 
-// YAML -> JSON the way Envoy converts YAML before parsing a Struct: quoted scalars stay strings, plain
-// scalars become booleans, numbers or null where they read as such.
+// A YAML plain scalar as Envoy's parseYamlNode (source/common/protobuf/yaml_utility.cc) reads it:
+// YAML 1.1 booleans (y, yes, on, true, ... in any of yaml-cpp's spellings), then 64-bit integers
+// (decimal, 0x hex, 0 octal) of which only the int32 range becomes a number and larger ones the
+// decimal string, and everything else, floats included, a string. yaml-cpp's own conversions are
+// used, as Envoy does. (A later Envoy change, PR #46833, unreleased, may turn !!float into numbers.)
+nlohmann::json yamlScalar(const YAML::Node& node) {
+  const std::string& text = node.Scalar();
+  if (node.Tag() == "!") return text;  // quoted
+  bool flag;
+  if (YAML::convert<bool>::decode(node, flag)) return flag;
+  int64_t integer;
+  if (YAML::convert<int64_t>::decode(node, integer)) {
+    if (integer >= INT32_MIN && integer <= INT32_MAX) return integer;
+    return std::to_string(integer);
+  }
+  return text;
+}
+
+// YAML -> the google.protobuf.Value tree Envoy builds from bootstrap YAML (as JSON): null, the
+// scalars above, lists, and maps (keys tagged !ignore are left out).
 nlohmann::json yamlToJson(const YAML::Node& node, const std::string& path) {
   switch (node.Type()) {
     case YAML::NodeType::Null:
@@ -173,33 +208,82 @@ nlohmann::json yamlToJson(const YAML::Node& node, const std::string& path) {
     }
     case YAML::NodeType::Map: {
       nlohmann::json out = nlohmann::json::object();
-      for (const auto& entry : node) out[entry.first.as<std::string>()] = yamlToJson(entry.second, path + "." + entry.first.as<std::string>());
+      for (const auto& entry : node) {
+        if (entry.first.Tag() == "!ignore") continue;
+        const std::string key = entry.first.as<std::string>();
+        out[key] = yamlToJson(entry.second, path + "." + key);
+      }
       return out;
     }
-    case YAML::NodeType::Scalar: {
-      const std::string& text = node.Scalar();
-      if (node.Tag() == "!") return text;  // quoted
-      if (text == "true" || text == "True" || text == "TRUE") return true;
-      if (text == "false" || text == "False" || text == "FALSE") return false;
-      if (text == "null" || text == "~" || text == "Null" || text == "NULL") return nullptr;
-      if (!text.empty()) {
-        char* end = nullptr;
-        double value = strtod(text.c_str(), &end);
-        bool numeric = end == text.c_str() + text.size() && text.find_first_of("xXnN") == std::string::npos;
-        if (numeric && std::isfinite(value)) {
-          // Struct numbers are doubles; protobuf prints integral ones without a fraction.
-          if (std::fabs(value) < 9007199254740992.0 && value == std::floor(value)) return static_cast<int64_t>(value);
-          return value;
-        }
-      }
-      return text;
-    }
+    case YAML::NodeType::Scalar:
+      return yamlScalar(node);
   }
   return nullptr;
 }
 
-// DynamicModuleFilter.filter_config / DynamicModuleFilterPerRoute.filter_config -> module bytes.
-std::string filterConfigBytes(const YAML::Node& node, const std::string& path) {
+// ---- Protobuf wire format of google.protobuf.Struct/Value/ListValue and TypedStruct ----------------
+// Envoy hands a module the Any's serialized bytes for config types it does not convert to JSON
+// (TypedStruct before v1.40; any per-route Struct in v1.38). Map entries are written in key order;
+// protobuf leaves their order unspecified.
+
+void putVarint(std::string& out, uint64_t value) {
+  while (value >= 0x80) {
+    out.push_back(static_cast<char>((value & 0x7f) | 0x80));
+    value >>= 7;
+  }
+  out.push_back(static_cast<char>(value));
+}
+
+void putTag(std::string& out, uint32_t field, uint32_t wire_type) { putVarint(out, (uint64_t(field) << 3) | wire_type); }
+
+void putBytes(std::string& out, uint32_t field, const std::string& bytes) {
+  putTag(out, field, 2);
+  putVarint(out, bytes.size());
+  out += bytes;
+}
+
+std::string structBytes(const nlohmann::json& object);
+
+std::string valueBytes(const nlohmann::json& value) {
+  std::string out;
+  if (value.is_null()) {
+    putTag(out, 1, 0);  // null_value: NULL_VALUE (0); a oneof member is written even when 0
+    putVarint(out, 0);
+  } else if (value.is_number()) {
+    putTag(out, 2, 1);  // number_value: fixed64 double, little-endian
+    double number = value.get<double>();
+    uint64_t bits;
+    memcpy(&bits, &number, sizeof(bits));
+    for (int i = 0; i < 8; i++) out.push_back(static_cast<char>((bits >> (8 * i)) & 0xff));
+  } else if (value.is_string()) {
+    putBytes(out, 3, value.get<std::string>());
+  } else if (value.is_boolean()) {
+    putTag(out, 4, 0);
+    putVarint(out, value.get<bool>() ? 1 : 0);
+  } else if (value.is_object()) {
+    putBytes(out, 5, structBytes(value));
+  } else if (value.is_array()) {
+    std::string list;
+    for (const auto& item : value) putBytes(list, 1, valueBytes(item));
+    putBytes(out, 6, list);
+  }
+  return out;
+}
+
+std::string structBytes(const nlohmann::json& object) {
+  std::string out;
+  for (const auto& [key, value] : object.items()) {
+    std::string entry;
+    putBytes(entry, 1, key);
+    putBytes(entry, 2, valueBytes(value));
+    putBytes(out, 1, entry);
+  }
+  return out;
+}
+
+// DynamicModuleFilter.filter_config / DynamicModuleFilterPerRoute.filter_config -> module bytes
+// (Envoy's knownAnyToBytes; for a v1.38 per-route config, anyToBytes).
+std::string filterConfigBytes(const YAML::Node& node, const std::string& path, bool per_route) {
   std::string type = anyType(node, path);
   if (type == "google.protobuf.StringValue" || type == "google.protobuf.BytesValue") {
     Message msg(node, path, type, {"@type", "value"});
@@ -215,13 +299,23 @@ std::string filterConfigBytes(const YAML::Node& node, const std::string& path) {
     YAML::Node value = msg.get("value");
     if (value && !value.IsMap() && !value.IsNull()) fail(msg.join("value"), "a Struct value must be a mapping");
     nlohmann::json json = value && value.IsMap() ? yamlToJson(value, msg.join("value")) : nlohmann::json::object();
+    // Envoy v1.38 converts a per-route config with anyToBytes: the Struct's serialized proto bytes.
+    if (per_route && envoyVersion() == EnvoyVersion::V1_38) return structBytes(json);
     return json.dump();
   }
   if (type == "xds.type.v3.TypedStruct" || type == "udpa.type.v1.TypedStruct") {
     Message msg(node, path, type, {"@type", "type_url", "value"});
     YAML::Node value = msg.get("value");
+    if (value && !value.IsMap() && !value.IsNull()) fail(msg.join("value"), "a TypedStruct value must be a mapping");
     nlohmann::json json = value && value.IsMap() ? yamlToJson(value, msg.join("value")) : nlohmann::json::object();
-    return json.dump();
+    // Envoy v1.40 passes an xds.type.v3.TypedStruct's value as JSON; earlier releases, and the udpa
+    // variant, pass the Any's raw bytes (the serialized TypedStruct).
+    if (type == "xds.type.v3.TypedStruct" && envoyAtLeast(EnvoyVersion::V1_40)) return json.dump();
+    std::string bytes;
+    const std::string type_url = msg.string("type_url");
+    if (!type_url.empty()) putBytes(bytes, 1, type_url);
+    if (msg.has("value")) putBytes(bytes, 2, structBytes(json));
+    return bytes;
   }
   fail(path + ".@type", "filter_config of type " + type +
                             " is not supported by the dev host (use google.protobuf.Struct, StringValue, BytesValue "
@@ -273,7 +367,9 @@ PerFilterConfigSpec parsePerFilterConfig(const YAML::Node& node, const std::stri
     out.has_module_config = true;
     out.module = parseModuleConfig(msg, "dynamic_module_config");
     out.filter_name = msg.string("filter_name", msg.string("per_route_config_name"));
-    if (msg.has("filter_config")) out.filter_config = filterConfigBytes(msg.get("filter_config"), msg.join("filter_config"));
+    if (msg.has("filter_config")) {
+      out.filter_config = filterConfigBytes(msg.get("filter_config"), msg.join("filter_config"), /*per_route=*/true);
+    }
     return out;
   }
   if (type == kFilterConfigType) {
@@ -388,16 +484,26 @@ DynamicModuleFilterSpec parseModuleFilter(const YAML::Node& typed_config, const 
   DynamicModuleFilterSpec out;
   out.module = parseModuleConfig(msg, "dynamic_module_config");
   out.filter_name = msg.string("filter_name");
-  if (msg.has("filter_config")) out.filter_config = filterConfigBytes(msg.get("filter_config"), msg.join("filter_config"));
+  if (msg.has("filter_config")) {
+    out.filter_config = filterConfigBytes(msg.get("filter_config"), msg.join("filter_config"), /*per_route=*/false);
+  }
   out.terminal_filter = msg.boolean("terminal_filter", false);
   return out;
 }
 
 // envoy.config.core.v3.Http1ProtocolOptions: only enable_trailers. Returns its value.
-bool parseHttp1Options(const Message& parent, const std::string& field) {
-  if (!parent.has(field)) return false;
-  Message options = parent.child(field, "envoy.config.core.v3.Http1ProtocolOptions", {"enable_trailers"});
-  return options.boolean("enable_trailers", false);
+struct Http1Options {
+  bool enable_trailers = false;
+  bool accept_http_10 = false;
+};
+
+Http1Options parseHttp1Options(const Message& parent, const std::string& field) {
+  Http1Options out;
+  if (!parent.has(field)) return out;
+  Message options = parent.child(field, "envoy.config.core.v3.Http1ProtocolOptions", {"enable_trailers", "accept_http_10"});
+  out.enable_trailers = options.boolean("enable_trailers", false);
+  out.accept_http_10 = options.boolean("accept_http_10", false);
+  return out;
 }
 
 HttpConnectionManagerSpec parseHcm(const YAML::Node& node, const std::string& path) {
@@ -414,7 +520,9 @@ HttpConnectionManagerSpec parseHcm(const YAML::Node& node, const std::string& pa
   }
   out.generate_request_id = msg.boolean("generate_request_id", true);
   out.server_name = msg.string("server_name", "envoy");
-  out.http1_enable_trailers = parseHttp1Options(msg, "http_protocol_options");
+  const Http1Options http1 = parseHttp1Options(msg, "http_protocol_options");
+  out.http1_enable_trailers = http1.enable_trailers;
+  out.http1_accept_http_10 = http1.accept_http_10;
   Message route_config = msg.child("route_config", "envoy.config.route.v3.RouteConfiguration", {"name", "virtual_hosts"});
   out.route_config_name = route_config.string("name");
   size_t i = 0;
@@ -515,7 +623,7 @@ ClusterSpec parseCluster(const YAML::Node& node, const std::string& path) {
       Message explicit_config =
           http.child("explicit_http_config", kHttpOptions + ".ExplicitHttpConfig", {"http_protocol_options"});
       explicit_config.require("http_protocol_options");
-      out.http1_enable_trailers = parseHttp1Options(explicit_config, "http_protocol_options");
+      out.http1_enable_trailers = parseHttp1Options(explicit_config, "http_protocol_options").enable_trailers;
     }
   }
   msg.require("load_assignment");
@@ -535,9 +643,34 @@ ClusterSpec parseCluster(const YAML::Node& node, const std::string& path) {
 }
 
 BootstrapSpec parseBootstrap(const YAML::Node& root) {
-  Message msg(root, "", "envoy.config.bootstrap.v3.Bootstrap", {"admin", "static_resources", "node"});
+  Message msg(root, "", "envoy.config.bootstrap.v3.Bootstrap", {"admin", "static_resources", "node", "inline_headers"});
   BootstrapSpec out;
   if (msg.has("node")) msg.child("node", "envoy.config.core.v3.Node", {"id", "cluster"});
+  size_t h = 0;
+  for (const auto& item : msg.list("inline_headers")) {
+    Message header(item, indexPath(msg.join("inline_headers"), h++), "envoy.config.bootstrap.v3.CustomInlineHeader",
+                   {"inline_header_name", "inline_header_type"});
+    header.require("inline_header_name");
+    InlineHeaderSpec spec;
+    spec.name = header.string("inline_header_name");
+    const std::string type = header.string("inline_header_type", "REQUEST_HEADER");
+    if (type == "REQUEST_HEADER") {
+      spec.type = InlineHeaderSpec::Type::RequestHeader;
+    } else if (type == "REQUEST_TRAILER") {
+      spec.type = InlineHeaderSpec::Type::RequestTrailer;
+    } else if (type == "RESPONSE_HEADER") {
+      spec.type = InlineHeaderSpec::Type::ResponseHeader;
+    } else if (type == "RESPONSE_TRAILER") {
+      spec.type = InlineHeaderSpec::Type::ResponseTrailer;
+    } else {
+      fail(header.join("inline_header_type"),
+           "expected REQUEST_HEADER, REQUEST_TRAILER, RESPONSE_HEADER or RESPONSE_TRAILER, got '" + type + "'");
+    }
+    if (spec.name.empty() || spec.name[0] == ':' || spec.name != HeaderMapLower(spec.name)) {
+      fail(header.join("inline_header_name"), "must be a non-empty lower-case header name that is not a pseudo-header");
+    }
+    out.inline_headers.push_back(std::move(spec));
+  }
   if (msg.has("admin")) {
     Message admin = msg.child("admin", "envoy.config.bootstrap.v3.Admin", {"address", "access_log"});
     out.admin = parseAddress(admin, "address");

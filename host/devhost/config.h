@@ -82,6 +82,7 @@ struct HttpConnectionManagerSpec {
   bool generate_request_id = true;
   std::string server_name = "envoy";
   bool http1_enable_trailers = false;  // http_protocol_options.enable_trailers: else HTTP/1 trailers are dropped
+  bool http1_accept_http_10 = false;   // http_protocol_options.accept_http_10: else HTTP/1.0 gets 426
 };
 
 struct ListenerSpec {
@@ -99,8 +100,15 @@ struct ClusterSpec {
   bool http1_enable_trailers = false;
 };
 
+// Bootstrap.inline_headers: a header registered as inline (O(1)) for one header map type.
+struct InlineHeaderSpec {
+  std::string name;
+  enum class Type { RequestHeader, RequestTrailer, ResponseHeader, ResponseTrailer } type = Type::RequestHeader;
+};
+
 struct BootstrapSpec {
   std::optional<SocketAddressSpec> admin;
+  std::vector<InlineHeaderSpec> inline_headers;
   std::vector<ListenerSpec> listeners;
   std::vector<ClusterSpec> clusters;
 };

@@ -108,7 +108,7 @@ void ServerConnection::commitHeader() {
 
 int ServerConnection::onMessageBegin(http_parser* p) {
   auto* self = static_cast<ServerConnection*>(p->data);
-  self->headers_ = std::make_unique<HeaderMap>();
+  self->headers_ = std::make_unique<HeaderMap>(HeaderMap::Kind::RequestHeaders);
   self->trailers_.reset();
   self->url_.clear();
   self->field_.clear();
@@ -132,7 +132,7 @@ int ServerConnection::onHeaderField(http_parser* p, const char* at, size_t len) 
   if (self->in_value_) self->commitHeader();
   // Trailer fields: kept only with http_protocol_options.enable_trailers, else dropped as Envoy's codec does.
   if (self->headers_done_ && !self->trailers_ && self->stream_ && self->stream_->chain().spec().http1_enable_trailers) {
-    self->trailers_ = std::make_unique<HeaderMap>();
+    self->trailers_ = std::make_unique<HeaderMap>(HeaderMap::Kind::RequestTrailers);
   }
   self->field_.append(at, len);
   return 0;
@@ -150,25 +150,73 @@ int ServerConnection::onHeadersComplete(http_parser* p) {
   self->commitHeader();
   self->headers_done_ = true;
   auto& headers = *self->headers_;
-  // HTTP/1.1's Host becomes :authority, as in Envoy's codec.
-  if (const std::string* host = headers.get("host")) {
-    std::string authority = *host;
-    headers.remove("host");
-    headers.set(":authority", authority);
-  }
-  headers.set(":path", self->url_);
+  // HTTP/1.1's Host is stored as :authority by the request header map, as in Envoy's.
+  if (!self->setPath(headers, static_cast<http_method>(p->method))) return 0;
   headers.set(":method", http_method_str(static_cast<http_method>(p->method)));
   self->keep_alive_ = http_should_keep_alive(p) != 0;
   self->head_request_ = p->method == HTTP_HEAD;
+  self->http10_ = p->http_major == 1 && p->http_minor == 0;
   const bool has_body = (p->flags & F_CHUNKED) || (p->content_length > 0 && p->content_length != ULLONG_MAX);
   self->request_has_body_ = has_body;
   auto chain = self->listener_.currentChain();
   self->stream_ = std::make_unique<ActiveStream>(self->worker_, chain, *self, self->info_, self->next_stream_id_++,
                                                  self->listener_.spec.per_connection_buffer_limit_bytes);
+  self->stream_->setProtocol(self->http10_ ? "HTTP/1.0" : "HTTP/1.1");
+  if (self->http10_ && !chain->spec().http1_accept_http_10) {
+    self->http10_ = false;  // refused: the answer is HTTP/1.1
+    // Envoy's codec refuses HTTP/1.0 unless http_protocol_options.accept_http_10 is set: a 426 local
+    // reply through the filter chain (created for it), and the connection closes.
+    self->close_after_response_ = true;
+    self->stream_->sendProtocolError(426, "Upgrade Required", "low_version");
+    http_parser_pause(p, 1);
+    return 0;
+  }
   self->request_end_sent_ = !has_body;
   self->stream_->decodeHeaders(std::move(self->headers_), !has_body);
   if (self->closed_ || self->closing_) http_parser_pause(p, 1);
   return 0;
+}
+
+bool ServerConnection::setPath(HeaderMap& headers, http_method method) {
+  // Origin form (and OPTIONS *) goes to :path as it is.
+  if (method == HTTP_CONNECT || (!url_.empty() && (url_[0] == '/' || (method == HTTP_OPTIONS && url_[0] == '*')))) {
+    headers.set(":path", url_);
+    return true;
+  }
+  // Absolute form: like Envoy's handlePath (RFC 7230 5.7), the target's host replaces any Host header,
+  // its scheme becomes :scheme and its path (with query) :path.
+  struct http_parser_url parsed;
+  http_parser_url_init(&parsed);
+  if (http_parser_parse_url(url_.data(), url_.size(), 0, &parsed) != 0 || !(parsed.field_set & (1 << UF_SCHEMA)) ||
+      !(parsed.field_set & (1 << UF_HOST))) {
+    sendCodecError("invalid url in request line");
+    return false;
+  }
+  auto field = [&](int f) { return url_.substr(parsed.field_data[f].off, parsed.field_data[f].len); };
+  const std::string scheme = HeaderMap::lower(field(UF_SCHEMA));
+  if (scheme != "http" && scheme != "https") {
+    sendCodecError("invalid scheme");
+    return false;
+  }
+  std::string authority = field(UF_HOST);
+  if (parsed.field_set & (1 << UF_PORT)) authority += ":" + field(UF_PORT);
+  std::string path = (parsed.field_set & (1 << UF_PATH)) ? field(UF_PATH) : "/";
+  if (parsed.field_set & (1 << UF_QUERY)) path += "?" + field(UF_QUERY);
+  headers.set(":authority", authority);
+  headers.set(":scheme", scheme);
+  headers.set(":path", path);
+  return true;
+}
+
+void ServerConnection::readDisable(bool disable) {
+  if (closed_) return;
+  if (disable) {
+    if (read_disable_count_++ == 0) bufferevent_disable(bev_, EV_READ);
+    return;
+  }
+  if (read_disable_count_ == 0 || --read_disable_count_ > 0) return;
+  bufferevent_enable(bev_, EV_READ);
+  if (evbuffer_get_length(bufferevent_get_input(bev_)) > 0) event_active(resume_event_, 0, 0);
 }
 
 int ServerConnection::onBody(http_parser* p, const char* at, size_t len) {
@@ -234,13 +282,15 @@ void ServerConnection::encodeHeaders(HeaderMap& headers, bool end_stream) {
   // A response that starts before the request has ended closes the HTTP/1 connection (Envoy's HCM sets
   // drain_state_ Closing and adds connection: close).
   if (!keep_alive_ || draining_ || worker_.shutting_down || !request_end_sent_) close_after_response_ = true;
-  std::string out = "HTTP/1.1 " + std::to_string(code) + " " + reasonPhrase(code) + "\r\n";
-  HeaderMap extra;
+  // An accepted HTTP/1.0 request gets an HTTP/1.0 status line, as from Envoy's codec.
+  std::string out = std::string(http10_ ? "HTTP/1.0 " : "HTTP/1.1 ") + std::to_string(code) + " " + reasonPhrase(code) + "\r\n";
+  HeaderMap extra(HeaderMap::Kind::ResponseHeaders);
   chunked_response_ = false;
   const bool bodiless_status = code == 204 || code == 304 || (code >= 100 && code < 200);
   if (!headers.get("content-length") && !bodiless_status) {
     if (end_stream) {
-      extra.add("content-length", "0");
+      // Envoy's codec adds it to a header-only response, but not to one answering HEAD.
+      if (!head_request_) extra.add("content-length", "0");
     } else if (parser_.http_major == 1 && parser_.http_minor >= 1) {
       chunked_response_ = true;
       extra.add("transfer-encoding", "chunked");

@@ -29,6 +29,8 @@ class ServerConnection : public DownstreamCodec, public DeferredDeletable {
   void encodeData(Buffer& data, bool end_stream) override;
   void encodeTrailers(HeaderMap& trailers) override;
   void onStreamEnded(bool reset) override;
+  void readDisable(bool disable) override;
+  bool aboveWriteBufferHighWatermark() const override { return above_watermark_; }
 
   // Worker thread: close now if idle, else after the current response (drain on shutdown).
   void drain();
@@ -54,6 +56,9 @@ class ServerConnection : public DownstreamCodec, public DeferredDeletable {
   void onRead();
   void dispatch();
   void commitHeader();
+  // The request target into :path (and, for the absolute form, :authority and :scheme); false after a
+  // codec error.
+  bool setPath(HeaderMap& headers, http_method method);
   void flushBody();
   void close();
   void sendCodecError(const char* description);
@@ -91,6 +96,8 @@ class ServerConnection : public DownstreamCodec, public DeferredDeletable {
   bool draining_ = false;
   bool dispatching_ = false;
   bool above_watermark_ = false;
+  bool http10_ = false;          // the current request is HTTP/1.0
+  int read_disable_count_ = 0;   // flow control from the stream (refcounted, like Envoy's readDisable)
 };
 
 // Worker thread: accepts on the listener's socket for this worker.

@@ -6,6 +6,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstdio>
 #include <cstring>
 #include <fstream>
@@ -19,6 +20,7 @@
 #include "admin.h"
 #include "config.h"
 #include "connection.h"
+#include "envoy_version.h"
 #include "log.h"
 #include "server.h"
 #include "stats.h"
@@ -37,6 +39,7 @@ struct Options {
   std::string admin_address_path;
   std::string mode = "serve";
   uint32_t drain_time_s = 10;
+  EnvoyVersion envoy_version = kNewestEnvoyVersion;
 };
 
 Options parseOptions(int argc, char** argv) {
@@ -64,6 +67,12 @@ Options parseOptions(int argc, char** argv) {
     TCLAP::ValueArg<uint32_t> drain_time("", "drain-time-s",
                                          "Seconds SIGTERM waits for in-flight streams before closing them", false, 10,
                                          "uint32_t", cmd);
+    TCLAP::ValueArg<std::string> envoy_version(
+        "", "envoy-version",
+        "Envoy release to imitate: 1.38, 1.39 or 1.40 (default: $NODEVOY_ENVOY_VERSION, else 1.40). Decides which "
+        "callbacks a module can resolve, the ABI version expected, destroy timing and the other differences "
+        "listed in host/devhost/README.md",
+        false, "", "string", cmd);
     TCLAP::ValueArg<uint32_t> base_id("", "base-id", "Accepted for compatibility with Envoy; no hot restart here",
                                       false, 0, "uint32_t", cmd);
     TCLAP::SwitchArg dynamic_base_id("", "use-dynamic-base-id",
@@ -77,6 +86,21 @@ Options parseOptions(int argc, char** argv) {
     o.admin_address_path = admin_address_path.getValue();
     o.mode = mode.getValue();
     o.drain_time_s = drain_time.getValue();
+    // The flag, else NODEVOY_ENVOY_VERSION (so every launcher, e.g. a test run per release, can choose
+    // without passing flags), else the release this executable's exports belong to.
+    const char* from_env = getenv("NODEVOY_ENVOY_VERSION");
+    const std::string wanted = envoy_version.isSet() ? envoy_version.getValue() : (from_env ? from_env : "");
+    if (!wanted.empty()) {
+      std::optional<EnvoyVersion> parsed = parseEnvoyVersion(wanted);
+      if (!parsed) {
+        fprintf(stderr, "error: %s must be 1.38, 1.39 or 1.40, got '%s'\n",
+                envoy_version.isSet() ? "--envoy-version" : "NODEVOY_ENVOY_VERSION", wanted.c_str());
+        exit(1);
+      }
+      o.envoy_version = *parsed;
+    } else {
+      o.envoy_version = exportedCallbacksVersion();
+    }
   } catch (const TCLAP::ArgException& e) {
     fprintf(stderr, "error: %s for argument %s\n", e.error().c_str(), e.argId().c_str());
     exit(1);
@@ -90,6 +114,32 @@ Options parseOptions(int argc, char** argv) {
     exit(1);
   }
   return o;
+}
+
+// The callbacks a module can resolve are fixed when this executable is linked; another release runs
+// the sibling executable linked with that release's export list (same code, same arguments).
+void execForEnvoyVersion(EnvoyVersion wanted, char** argv) {
+  if (wanted == exportedCallbacksVersion()) return;
+  char self[4096];
+  ssize_t n = readlink("/proc/self/exe", self, sizeof(self) - 1);
+  if (n <= 0) {
+    fprintf(stderr, "error: --envoy-version %s: cannot find this executable (/proc/self/exe): %s\n",
+            envoyVersionName(wanted), strerror(errno));
+    exit(1);
+  }
+  self[n] = '\0';
+  const std::string target = executableFor(wanted, self);
+  if (access(target.c_str(), X_OK) != 0) {
+    fprintf(stderr,
+            "error: --envoy-version %s needs %s (the dev host linked with Envoy %s's callbacks), which is missing: "
+            "build it with make -C host (npm run build:native)\n",
+            envoyVersionName(wanted), target.c_str(), envoyVersionName(wanted));
+    exit(1);
+  }
+  execv(target.c_str(), argv);
+  fprintf(stderr, "error: --envoy-version %s: cannot run %s: %s\n", envoyVersionName(wanted), target.c_str(),
+          strerror(errno));
+  exit(1);
 }
 
 void applyLogLevels(const Options& o) {
@@ -224,6 +274,7 @@ void beginShutdown() {
 void onSignal(int, short, void*) { beginShutdown(); }
 
 std::string g_config_path;
+std::vector<InlineHeaderSpec> g_inline_headers;  // as registered at start-up
 
 bool sameEndpoints(const ClusterSpec& a, const ClusterSpec& b) {
   if (a.endpoints.size() != b.endpoints.size()) return false;
@@ -246,6 +297,11 @@ std::string reloadBootstrap() {
   }
   Server& server = Server::instance();
   if (spec.listeners.size() != server.listeners.size()) return "a reload cannot add or remove listeners";
+  auto sameInline = [](const InlineHeaderSpec& a, const InlineHeaderSpec& b) { return a.name == b.name && a.type == b.type; };
+  if (!std::equal(spec.inline_headers.begin(), spec.inline_headers.end(), g_inline_headers.begin(), g_inline_headers.end(),
+                  sameInline)) {
+    return "a reload cannot change inline_headers (Envoy registers them once, at start-up)";
+  }
   if (spec.clusters.size() != server.clusters.size()) return "a reload cannot add or remove clusters";
   for (const auto& cluster : spec.clusters) {
     auto it = server.clusters.find(cluster.name);
@@ -273,7 +329,7 @@ std::string reloadBootstrap() {
       previous = std::move(server.listeners[i]->chain);
       server.listeners[i]->chain = std::move(chains[i]);
     }
-    previous.reset();  // destroyed here, or by its last stream (on this thread either way)
+    previous.reset();  // destroyed here, or by its last stream on that stream's worker
   }
   stats().counter("devhost.reloads").fetch_add(1);
   DH_LOG(Main, Info, "configuration reloaded from '%s'", g_config_path.c_str());
@@ -289,7 +345,11 @@ void onReloadSignal(int, short, void*) {
 
 int main(int argc, char** argv) {
   Options options = parseOptions(argc, argv);
+  execForEnvoyVersion(options.envoy_version, argv);
+  setEnvoyVersion(options.envoy_version);
   applyLogLevels(options);
+  DH_LOG(Main, Info, "imitating Envoy v%s (dynamic-module ABI %s)", envoyVersionName(options.envoy_version),
+         expectedAbiVersion(options.envoy_version));
   g_drain_time_s = options.drain_time_s;
   signal(SIGPIPE, SIG_IGN);
   evthread_use_pthreads();
@@ -309,6 +369,13 @@ int main(int argc, char** argv) {
     DH_LOG(Main, Critical, "error initializing configuration '%s': %s", config_name.c_str(), e.what());
     return 1;
   }
+
+  // Bootstrap inline_headers, registered before any header map exists (Envoy's CustomInlineHeaderRegistry).
+  for (const auto& header : bootstrap.inline_headers) {
+    HeaderMap::registerInlineHeader(static_cast<HeaderMap::Kind>(static_cast<int>(header.type)), header.name);
+  }
+  HeaderMap::freezeInlineHeaders();
+  g_inline_headers = bootstrap.inline_headers;
 
   for (const auto& spec : bootstrap.clusters) {
     auto cluster = std::make_unique<Cluster>();

@@ -6,6 +6,7 @@
 #include <cstdlib>
 #include <cstring>
 
+#include "envoy_version.h"
 #include "log.h"
 
 namespace devhost {
@@ -37,11 +38,15 @@ std::shared_ptr<DynamicModule> DynamicModule::load(const DynamicModuleSpec& spec
     path = fileExists(candidate) ? candidate : "lib" + spec.name + ".so";
   }
 
-  int mode = RTLD_NOW | (spec.load_globally ? RTLD_GLOBAL : RTLD_LOCAL);
+  // Envoy v1.40 binds every symbol at load time (RTLD_NOW, runtime guard dynamic_modules_rtld_now);
+  // earlier releases load lazily, so a module referencing a callback the host lacks still loads and
+  // fails only when that call is first made.
+  int mode = (envoyAtLeast(EnvoyVersion::V1_40) ? RTLD_NOW : RTLD_LAZY) | (spec.load_globally ? RTLD_GLOBAL : RTLD_LOCAL);
   if (spec.do_not_close) mode |= RTLD_NODELETE;
 
-  // A resident copy is reused without calling its init again.
-  if (void* resident = dlopen(path.c_str(), RTLD_NOLOAD | mode)) {
+  // A resident copy is reused without calling its init again. The probe is RTLD_NOLOAD | RTLD_LAZY, as
+  // in Envoy: it never promotes a resident copy to RTLD_GLOBAL or RTLD_NODELETE.
+  if (void* resident = dlopen(path.c_str(), RTLD_NOLOAD | RTLD_LAZY)) {
     DH_LOG(DynamicModules, Debug, "dynamic module %s already loaded; reusing it", path.c_str());
     return std::shared_ptr<DynamicModule>(new DynamicModule(resident, path, spec.name, spec.do_not_close));
   }
@@ -64,11 +69,15 @@ std::shared_ptr<DynamicModule> DynamicModule::load(const DynamicModuleSpec& spec
     *error = "Failed to initialize dynamic module: " + path;
     return nullptr;
   }
-  if (strcmp(version, kHostAbiVersion) != 0) {
+  // Envoy's loader: any other string only warns (the text is Envoy's); symbol resolution decides.
+  const char* expected = expectedAbiVersion(envoyVersion());
+  if (strcmp(version, expected) != 0) {
     DH_LOG(DynamicModules, Warn,
-           "Dynamic module ABI version %s does not match the host's %s; loading it anyway (only symbol resolution "
-           "decides compatibility)",
-           version, kHostAbiVersion);
+           "Dynamic module ABI version %s is deprecated. Please recompile the module against the SDK with the exact "
+           "Envoy version used by the main program.",
+           version);
+  } else {
+    DH_LOG(DynamicModules, Info, "Dynamic module ABI version %s matched.", version);
   }
   DH_LOG(DynamicModules, Info, "loaded dynamic module %s (ABI version %s)", path.c_str(), version);
   return module;

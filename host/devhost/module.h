@@ -69,7 +69,4 @@ class DynamicModule {
   HttpFilterHooks hooks_{};
 };
 
-// The version string the dev host compares on_program_init's answer with (Envoy v1.40).
-constexpr const char* kHostAbiVersion = NV_ABI_VERSION_V1_40;
-
 }  // namespace devhost

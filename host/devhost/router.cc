@@ -52,9 +52,21 @@ void Router::decodeHeaders(HeaderMap& headers, bool end_stream) {
   if (end_stream) onRequestComplete();
 }
 
+void Router::onAboveWriteBufferHighWatermark() {
+  upstream_read_disabled_++;
+  if (connection_ && !connecting_) connection_->readDisable(true);
+}
+
+void Router::onBelowWriteBufferLowWatermark() {
+  if (upstream_read_disabled_ == 0) return;
+  upstream_read_disabled_--;
+  if (connection_ && !connecting_) connection_->readDisable(false);
+}
+
 void Router::onPoolReady(UpstreamConnection& connection) {
   connecting_ = false;
   connection_ = &connection;
+  for (int i = 0; i < upstream_read_disabled_; i++) connection.readDisable(true);
   connection.encodeHeaders(*pending_headers_, pending_headers_end_);
   pending_headers_.reset();
   if (!pending_body_.empty() || pending_body_end_) connection.encodeData(pending_body_, pending_body_end_);

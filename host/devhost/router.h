@@ -26,6 +26,10 @@ class Router : public UpstreamCallbacks {
   void decodeTrailers(HeaderMap& trailers);
   // The stream no longer wants the upstream: detach, closing the connection if mid-exchange.
   void reset();
+  // Worker thread: the stream's high/low watermark callbacks (Envoy's router registers for them and
+  // read-disables its upstream request while the downstream side is backed up).
+  void onAboveWriteBufferHighWatermark();
+  void onBelowWriteBufferLowWatermark();
 
   // UpstreamCallbacks
   void onPoolReady(UpstreamConnection& connection) override;
@@ -57,6 +61,7 @@ class Router : public UpstreamCallbacks {
   std::unique_ptr<HeaderMap> pending_trailers_;
   std::unique_ptr<Timer> timeout_;
   uint64_t upstream_start_ms_ = 0;
+  int upstream_read_disabled_ = 0;  // raised watermarks, applied to the connection once it exists
 };
 
 }  // namespace devhost

@@ -7,6 +7,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "envoy_version.h"
 #include "log.h"
 #include "upstream.h"
 
@@ -42,14 +43,21 @@ std::string sanitizeStatName(const std::string& name) {
   }
   return out;
 }
+// Envoy counts load failures under dynamic_modules.* since v1.39 (dynamic_module_stats.cc is not in v1.38).
+void countLoadFailure(const std::string& stat) {
+  if (envoyAtLeast(EnvoyVersion::V1_39)) stats().counter(stat).fetch_add(1);
+}
 }  // namespace
 
 std::shared_ptr<FilterConfig> FilterConfig::create(const DynamicModuleFilterSpec& spec, std::string* error,
                                                    std::string* error_stat) {
-  auto config = makeMainThreadShared(new FilterConfig(spec));
+  // Every stream holds its chain and so its filter configs: like Envoy's DynamicModuleHttpFilter holding
+  // config_, the last reference may drop on a worker (a reload with streams in flight), and
+  // on_http_filter_config_destroy runs there.
+  std::shared_ptr<FilterConfig> config(new FilterConfig(spec));
   auto count_failure = [&](const char* leaf) {
     *error_stat = std::string("dynamic_modules.") + leaf + ".config_name." + sanitizeStatName(spec.filter_name);
-    stats().counter(*error_stat).fetch_add(1);
+    countLoadFailure(*error_stat);
   };
   config->module_ = DynamicModule::load(spec.module, error);
   if (!config->module_) {
@@ -77,7 +85,12 @@ std::shared_ptr<FilterConfig> FilterConfig::create(const DynamicModuleFilterSpec
 
 FilterConfig::~FilterConfig() {
   alive = false;
-  if (module_config_ != nullptr && hooks_ != nullptr) hooks_->config_destroy(module_config_);
+  if (module_config_ == nullptr || hooks_ == nullptr) return;
+  const std::string where = tls_worker != nullptr ? "worker " + std::to_string(tls_worker->index())
+                            : Server::instance().isMainThread() ? "the main thread"
+                                                                : "a non-Envoy thread";
+  DH_LOG(DynamicModules, Debug, "destroying filter config '%s' on %s", spec_.instance_name.c_str(), where.c_str());
+  hooks_->config_destroy(module_config_);
 }
 
 std::string FilterConfig::metricStatName(const ModuleMetric& metric, const std::vector<std::string>& label_values) const {
@@ -91,7 +104,11 @@ std::string FilterConfig::metricStatName(const ModuleMetric& metric, const std::
 // ---- RouteFilterConfig -----------------------------------------------------------------------
 
 std::shared_ptr<RouteFilterConfig> RouteFilterConfig::create(const PerFilterConfigSpec& spec, std::string* error) {
-  auto config = makeMainThreadShared(new RouteFilterConfig());
+  // Envoy v1.40 releases per-route module configs on the main thread; earlier releases wherever the last
+  // reference drops (a worker, after a route update with streams in flight).
+  std::shared_ptr<RouteFilterConfig> config = envoyAtLeast(EnvoyVersion::V1_40)
+                                                  ? makeMainThreadShared(new RouteFilterConfig())
+                                                  : std::shared_ptr<RouteFilterConfig>(new RouteFilterConfig());
   config->disabled = spec.disabled;
   if (!spec.has_module_config) return config;
   config->module_ = DynamicModule::load(spec.module, error);
@@ -117,7 +134,7 @@ RouteFilterConfig::~RouteFilterConfig() {
 
 std::shared_ptr<HttpChain> HttpChain::create(const ListenerSpec& listener, const std::map<std::string, Cluster*>& clusters,
                                              std::string* error) {
-  auto chain = makeMainThreadShared(new HttpChain());
+  std::shared_ptr<HttpChain> chain(new HttpChain());  // released by its last stream, on that stream's worker
   chain->spec_ = listener.hcm;
   const std::string prefix = "http." + listener.hcm.stat_prefix + ".";
   auto& s = chain->hcm_stats;
@@ -128,6 +145,8 @@ std::shared_ptr<HttpChain> HttpChain::create(const ListenerSpec& listener, const
   s.cx_total = &stats().counter(prefix + "downstream_cx_total");
   s.cx_active = &stats().gauge(prefix + "downstream_cx_active");
   s.rq_too_large = &stats().counter(prefix + "downstream_rq_too_large");
+  s.flow_control_paused_reading = &stats().counter(prefix + "downstream_flow_control_paused_reading_total");
+  s.flow_control_resumed_reading = &stats().counter(prefix + "downstream_flow_control_resumed_reading_total");
   s.filter_init_failed = &stats().counter(prefix + "devhost.filter_init_failed");
 
   for (const auto& filter_spec : listener.hcm.module_filters) {
@@ -147,8 +166,7 @@ std::shared_ptr<HttpChain> HttpChain::create(const ListenerSpec& listener, const
     for (const auto& [name, spec] : specs) {
       auto config = RouteFilterConfig::create(spec, error);
       if (!config) {
-        std::string stat = "dynamic_modules.per_route_config_error.config_name." + sanitizeStatName(spec.filter_name);
-        stats().counter(stat).fetch_add(1);
+        countLoadFailure("dynamic_modules.per_route_config_error.config_name." + sanitizeStatName(spec.filter_name));
         *error = "typed_per_filter_config for '" + name + "': " + *error;
         return false;
       }

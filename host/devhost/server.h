@@ -39,8 +39,8 @@ struct ModuleMetric {
   Histogram* histogram = nullptr;
 };
 
-// Wraps p in a shared_ptr whose last release deletes p on the main thread: filter configs must be
-// destroyed there (on_http_filter_config_destroy), but a worker's stream may hold the last reference.
+// Wraps p in a shared_ptr whose last release deletes p on the main thread (per-route configs in Envoy
+// v1.40 mode), even when a worker's stream holds the last reference.
 template <class T>
 std::shared_ptr<T> makeMainThreadShared(T* p);
 
@@ -51,7 +51,8 @@ class FilterConfig : public std::enable_shared_from_this<FilterConfig> {
   // *error on failure (the caller counts it and refuses the config).
   static std::shared_ptr<FilterConfig> create(const DynamicModuleFilterSpec& spec, std::string* error,
                                               std::string* error_stat);
-  // Main thread. Calls on_http_filter_config_destroy.
+  // The thread that drops the last reference: main, or the worker of the last stream using it (as in
+  // Envoy after an LDS/ECDS update with streams in flight). Calls on_http_filter_config_destroy.
   ~FilterConfig();
 
   const DynamicModuleFilterSpec& spec() const { return spec_; }
@@ -80,7 +81,8 @@ class FilterConfig : public std::enable_shared_from_this<FilterConfig> {
   std::vector<std::unique_ptr<ModuleMetric>> metrics_[3][2];
 };
 
-// A per-route module config (the ABI's per_route_config_module_ptr), destroyed on the main thread.
+// A per-route module config (the ABI's per_route_config_module_ptr): destroyed on the main thread in
+// Envoy v1.40 mode, where the last reference drops before.
 class RouteFilterConfig {
  public:
   static std::shared_ptr<RouteFilterConfig> create(const PerFilterConfigSpec& spec, std::string* error);
@@ -119,7 +121,7 @@ struct VirtualHostEntry {
 };
 
 // An HTTP connection manager: filter chain, route table and its stats. Streams hold a reference,
-// so a replaced chain lives until its last stream ends.
+// so a replaced chain lives until its last stream ends, and is destroyed on that stream's worker.
 class HttpChain {
  public:
   static std::shared_ptr<HttpChain> create(const ListenerSpec& listener, const std::map<std::string, Cluster*>& clusters,
@@ -136,6 +138,8 @@ class HttpChain {
     std::atomic<uint64_t>* cx_total;
     std::atomic<int64_t>* cx_active;
     std::atomic<uint64_t>* rq_too_large;
+    std::atomic<uint64_t>* flow_control_paused_reading;
+    std::atomic<uint64_t>* flow_control_resumed_reading;
     std::atomic<uint64_t>* filter_init_failed;
   } hcm_stats{};
 

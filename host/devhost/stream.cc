@@ -5,6 +5,7 @@
 #include <cinttypes>
 #include <random>
 
+#include "envoy_version.h"
 #include "log.h"
 #include "router.h"
 
@@ -19,22 +20,6 @@ uint64_t monotonicMs() {
 thread_local int tls_hook_depth = 0;
 
 namespace {
-
-// Marks a module hook as running: callbacks check it, and stream teardown waits for it.
-class HookScope {
- public:
-  explicit HookScope(ActiveStream& stream) : stream_(stream) {
-    stream_.hook_depth++;
-    tls_hook_depth++;
-  }
-  ~HookScope() {
-    stream_.hook_depth--;
-    tls_hook_depth--;
-  }
-
- private:
-  ActiveStream& stream_;
-};
 
 std::string uuid4() {
   thread_local std::mt19937_64 rng{std::random_device{}()};
@@ -66,10 +51,30 @@ ActiveStream::ActiveStream(Worker& worker, std::shared_ptr<HttpChain> chain, Dow
       buffer_limit_(buffer_limit) {
   start_ms = monotonicMs();
   worker_.active_streams++;
+  // Like Envoy's HCM for a new stream: an already blocked connection counts as one high watermark,
+  // replayed to each filter as it registers.
+  if (codec.aboveWriteBufferHighWatermark()) high_watermark_count_ = 1;
+}
+
+void ActiveStream::enterHook() {
+  hook_depth++;
+  tls_hook_depth++;
+}
+
+void ActiveStream::leaveHook() {
+  hook_depth--;
+  tls_hook_depth--;
+  if (hook_depth == 0) hook_scratch_.clear();
+}
+
+std::string_view ActiveStream::keepForHook(std::string value) {
+  hook_scratch_.push_back(std::move(value));
+  return hook_scratch_.back();
 }
 
 ActiveStream::~ActiveStream() {
-  // Envoy runs every destroy hook from the deferred-deletion list, after all hooks returned.
+  // Envoy v1.40 runs every destroy hook from the deferred-deletion list, after all hooks returned
+  // (earlier releases already did it in destroyFilters()).
   for (auto& slot : slots_) {
     if (slot->created && !slot->destroyed) {
       slot->destroyed = true;
@@ -110,6 +115,13 @@ void ActiveStream::createFilterChain() {
       return;
     }
     slot->created = true;
+    // Envoy registers every module filter for the downstream watermark events and replays the ones
+    // already raised.
+    for (uint32_t i = 0; i < high_watermark_count_ && !ended_; i++) {
+      HookScope replay(*this);
+      slot->config->hooks().above_watermark(slot.get(), slot->module_filter);
+    }
+    if (ended_) return;
   }
 }
 
@@ -128,6 +140,7 @@ void ActiveStream::decodeHeaders(std::unique_ptr<HeaderMap> headers, bool end_st
     // A terminal module filter answers; there is no router behind it.
   } else {
     router_ = std::make_unique<Router>(*this);
+    for (uint32_t i = 0; i < high_watermark_count_; i++) router_->onAboveWriteBufferHighWatermark();
   }
   iterateHeaders(Direction::Decode, 0, end_stream);
 }
@@ -148,6 +161,14 @@ void ActiveStream::decodeTrailers(std::unique_ptr<HeaderMap> trailers) {
   iterateTrailers(Direction::Decode, 0);
 }
 
+void ActiveStream::sendProtocolError(uint32_t code, std::string_view body, std::string_view details) {
+  chain_->hcm_stats.rq_total->fetch_add(1, std::memory_order_relaxed);
+  chain_->hcm_stats.rq_active->fetch_add(1, std::memory_order_relaxed);
+  dirs_[int(Direction::Decode)].remote_complete = true;
+  createFilterChain();
+  if (!ended_) sendLocalReply(code, body, {}, details, nullptr);
+}
+
 void ActiveStream::onDownstreamReset() {
   if (ended_) return;
   DH_LOG(Http, Debug, "[S%" PRIu64 "] downstream reset", stream_id_);
@@ -157,17 +178,34 @@ void ActiveStream::onDownstreamReset() {
 }
 
 void ActiveStream::onDownstreamWatermark(bool above) {
-  if (ended_ || above == above_watermark_) return;
-  above_watermark_ = above;
-  // Envoy registers these callbacks only for terminal dynamic-module filters.
-  for (auto& slot : slots_) {
-    if (!slot->created || !slot->config->spec().terminal_filter) continue;
+  if (ended_) return;
+  if (above) {
+    callHighWatermarkCallbacks();
+  } else {
+    callLowWatermarkCallbacks();
+  }
+}
+
+void ActiveStream::callHighWatermarkCallbacks() {
+  high_watermark_count_++;
+  if (router_) router_->onAboveWriteBufferHighWatermark();
+  for (size_t i = 0; i < slots_.size() && !ended_; i++) {
+    FilterSlot& slot = *slots_[i];
+    if (!slot.created || slot.destroyed) continue;
     HookScope scope(*this);
-    if (above) {
-      slot->config->hooks().above_watermark(slot.get(), slot->module_filter);
-    } else {
-      slot->config->hooks().below_watermark(slot.get(), slot->module_filter);
-    }
+    slot.config->hooks().above_watermark(&slot, slot.module_filter);
+  }
+}
+
+void ActiveStream::callLowWatermarkCallbacks() {
+  if (high_watermark_count_ == 0) return;
+  high_watermark_count_--;
+  if (router_) router_->onBelowWriteBufferLowWatermark();
+  for (size_t i = 0; i < slots_.size() && !ended_; i++) {
+    FilterSlot& slot = *slots_[i];
+    if (!slot.created || slot.destroyed) continue;
+    HookScope scope(*this);
+    slot.config->hooks().below_watermark(&slot, slot.module_filter);
   }
 }
 
@@ -199,38 +237,66 @@ void ActiveStream::encodeTrailers(std::unique_ptr<HeaderMap> trailers) {
 
 // ---- Iteration (Envoy's FilterManager rules) --------------------------------------------------
 
+// While a request hook runs, a local reply is only prepared (Envoy's IsDecodingMask).
+class DecodingScope {
+ public:
+  DecodingScope(int& depth, Direction dir) : depth_(depth), active_(dir == Direction::Decode) {
+    if (active_) depth_++;
+  }
+  ~DecodingScope() {
+    if (active_) depth_--;
+  }
+
+ private:
+  int& depth_;
+  bool active_;
+};
+
+// Runs one module hook of `dir` for `slot` with the hook bookkeeping around it.
+template <class Call>
+static auto runHook(ActiveStream& stream, int& decoding_depth, Direction dir, const FilterSlot& slot, Call call) {
+  HookScope scope(stream);
+  DecodingScope decoding(decoding_depth, dir);
+  return call(slot.config->hooks());
+}
+
 nv_headers_status ActiveStream::callHeadersHook(Direction dir, FilterSlot& slot, bool end_stream) {
-  HookScope scope(*this);
-  const auto& hooks = slot.config->hooks();
-  return dir == Direction::Decode ? hooks.request_headers(&slot, slot.module_filter, end_stream)
-                                  : hooks.response_headers(&slot, slot.module_filter, end_stream);
+  const nv_headers_status status = runHook(*this, decoding_depth_, dir, slot, [&](const HttpFilterHooks& hooks) {
+    return dir == Direction::Decode ? hooks.request_headers(&slot, slot.module_filter, end_stream)
+                                    : hooks.response_headers(&slot, slot.module_filter, end_stream);
+  });
+  afterHook(dir, slot, status == NV_HEADERS_CONTINUE);
+  return status;
 }
 
 nv_body_status ActiveStream::callBodyHook(Direction dir, FilterSlot& slot, Buffer& data, bool end_stream) {
   auto& ds = dirs_[int(dir)];
-  // Like Envoy's module filter: at end of stream, a frame that follows buffered data joins the
-  // buffer, so the module sees the whole body as "buffered" and an empty "received" frame.
-  if (end_stream && ds.has_buffered && &data != &ds.buffered && slot.dir[int(dir)].iteration == Iteration::StopSingle) {
-    ds.buffered.move(data);
-  }
+  // The frame is only "received"; Envoy (since v1.38.0, PR #44081) no longer moves the last frame into
+  // the buffered body at end of stream, so a buffering filter reads both at the end.
   Buffer* previous = ds.received;
   ds.received = &data;
-  nv_body_status status;
-  {
-    HookScope scope(*this);
-    const auto& hooks = slot.config->hooks();
-    status = dir == Direction::Decode ? hooks.request_body(&slot, slot.module_filter, end_stream)
-                                      : hooks.response_body(&slot, slot.module_filter, end_stream);
-  }
+  const nv_body_status status = runHook(*this, decoding_depth_, dir, slot, [&](const HttpFilterHooks& hooks) {
+    return dir == Direction::Decode ? hooks.request_body(&slot, slot.module_filter, end_stream)
+                                    : hooks.response_body(&slot, slot.module_filter, end_stream);
+  });
   ds.received = previous;
+  afterHook(dir, slot, status == NV_BODY_CONTINUE);
   return status;
 }
 
 nv_trailers_status ActiveStream::callTrailersHook(Direction dir, FilterSlot& slot) {
-  HookScope scope(*this);
-  const auto& hooks = slot.config->hooks();
-  return dir == Direction::Decode ? hooks.request_trailers(&slot, slot.module_filter)
-                                  : hooks.response_trailers(&slot, slot.module_filter);
+  const nv_trailers_status status = runHook(*this, decoding_depth_, dir, slot, [&](const HttpFilterHooks& hooks) {
+    return dir == Direction::Decode ? hooks.request_trailers(&slot, slot.module_filter)
+                                    : hooks.response_trailers(&slot, slot.module_filter);
+  });
+  afterHook(dir, slot, status == NV_TRAILERS_CONTINUE);
+  return status;
+}
+
+void ActiveStream::afterHook(Direction dir, FilterSlot& slot, bool continued) {
+  if (envoyVersion() == EnvoyVersion::V1_38) slot.shared_in_continue = continued;
+  // A reply sent during a request hook goes out now that the hook has returned.
+  if (dir == Direction::Decode && prepared_reply_ && decoding_depth_ == 0) executePreparedReply();
 }
 
 void ActiveStream::iterateHeaders(Direction dir, size_t start, bool end_stream) {
@@ -262,6 +328,7 @@ void ActiveStream::iterateHeaders(Direction dir, size_t start, bool end_stream) 
       case NV_HEADERS_STOP_ALL_ITERATION_AND_BUFFER:
       case NV_HEADERS_STOP_ALL_ITERATION_AND_WATERMARK:
         sd.iteration = Iteration::StopAll;
+        sd.stopped_all_with_watermark = status == NV_HEADERS_STOP_ALL_ITERATION_AND_WATERMARK;
         return;
       default:
         DH_LOG(DynamicModules, Error, "filter %s returned invalid headers status %d; treating it as StopIteration",
@@ -282,6 +349,18 @@ void ActiveStream::bufferData(Direction dir, Buffer& data) {
   ds.buffered.move(data);
   ds.has_buffered = true;
   if (ds.buffered.length() <= buffer_limit_) return;
+  if (ds.filters_streaming) {
+    // A watermark status: over the limit Envoy applies flow control (raised once until drained).
+    if (ds.buffer_above_limit) return;
+    ds.buffer_above_limit = true;
+    if (dir == Direction::Decode) {
+      chain_->hcm_stats.flow_control_paused_reading->fetch_add(1);
+      if (codec_) codec_->readDisable(true);  // stop reading the request until the buffer drains
+    } else {
+      callHighWatermarkCallbacks();  // the router stops reading the upstream; modules are told
+    }
+    return;
+  }
   if (dir == Direction::Decode) {
     chain_->hcm_stats.rq_too_large->fetch_add(1);
     sendLocalReply(413, "Payload Too Large", {}, "request_payload_too_large", nullptr);
@@ -290,6 +369,23 @@ void ActiveStream::bufferData(Direction dir, Buffer& data) {
   } else {
     resetStream("response_payload_too_large");
   }
+}
+
+void ActiveStream::checkBufferedBelowLimit(Direction dir) {
+  auto& ds = dirs_[int(dir)];
+  // Envoy's watermark buffer: the low watermark is half the limit.
+  if (!ds.buffer_above_limit || ds.buffered.length() > buffer_limit_ / 2) return;
+  ds.buffer_above_limit = false;
+  if (dir == Direction::Decode) {
+    chain_->hcm_stats.flow_control_resumed_reading->fetch_add(1);
+    if (codec_) codec_->readDisable(false);
+  } else {
+    callLowWatermarkCallbacks();
+  }
+}
+
+void ActiveStream::onBufferedBodyDrained(nv_body_type type) {
+  checkBufferedBelowLimit(type == NV_BODY_BUFFERED_REQUEST ? Direction::Decode : Direction::Encode);
 }
 
 void ActiveStream::iterateData(Direction dir, size_t start, Buffer& data, bool end_stream) {
@@ -301,6 +397,7 @@ void ActiveStream::iterateData(Direction dir, size_t start, Buffer& data, bool e
     if (skipsHooks(dir, slot)) continue;
     if (sd.iteration == Iteration::StopAll) {
       // The filter stopped everything at headers: hold the data until it continues.
+      ds.filters_streaming = sd.stopped_all_with_watermark;
       if (!is_buffered) bufferData(dir, data);
       return;
     }
@@ -320,6 +417,7 @@ void ActiveStream::iterateData(Direction dir, size_t start, Buffer& data, bool e
     }
     sd.iteration = Iteration::StopSingle;
     if (status == NV_BODY_STOP_ITERATION_AND_BUFFER || status == NV_BODY_STOP_ITERATION_AND_WATERMARK) {
+      ds.filters_streaming = status == NV_BODY_STOP_ITERATION_AND_WATERMARK;
       if (!is_buffered) bufferData(dir, data);
     } else if (status == NV_BODY_STOP_ITERATION_NO_BUFFER) {
       // Nothing is kept; make sure a later continue still carries end of stream.
@@ -370,6 +468,8 @@ void ActiveStream::continueIteration(Direction dir, FilterSlot& slot) {
   }
   if (ds.has_buffered) {
     iterateData(dir, from_current ? pos : pos + 1, ds.buffered, ds.remote_complete && !had_trailers);
+    if (stopped(dir)) return;
+    checkBufferedBelowLimit(dir);
     if (stopped(dir)) return;
   }
   if (had_trailers) iterateTrailers(dir, from_current ? pos : pos + 1);
@@ -458,7 +558,7 @@ void ActiveStream::sendLocalReply(uint32_t code, std::string_view body,
   if (sender) sender->sent_local_reply = true;
   response_code_details.assign(details);
 
-  auto headers = std::make_unique<HeaderMap>();
+  auto headers = std::make_unique<HeaderMap>(HeaderMap::Kind::ResponseHeaders);
   headers->set(":status", std::to_string(code));
   for (const auto& [key, value] : extra_headers) headers->add(key, value);
   if (body.empty()) {
@@ -487,6 +587,17 @@ void ActiveStream::sendLocalReply(uint32_t code, std::string_view body,
     onResponseComplete();
     return;
   }
+  if (decoding_depth_ > 0) {
+    // Sent from a request hook: Envoy prepares the reply and encodes it once the hook returns
+    // (on_http_filter_local_reply above has already run, synchronously). The first one wins.
+    if (!prepared_reply_) prepared_reply_ = std::make_unique<PreparedReply>(PreparedReply{std::move(headers), std::string(body)});
+    return;
+  }
+  encodeLocalReply(std::move(headers), body);
+}
+
+void ActiveStream::encodeLocalReply(std::unique_ptr<HeaderMap> headers, std::string_view body) {
+  auto& es = dirs_[int(Direction::Encode)];
   es.headers = std::move(headers);
   es.remote_complete = true;
   iterateHeaders(Direction::Encode, 0, body.empty());
@@ -497,9 +608,20 @@ void ActiveStream::sendLocalReply(uint32_t code, std::string_view body,
   }
 }
 
+void ActiveStream::executePreparedReply() {
+  std::unique_ptr<PreparedReply> reply = std::move(prepared_reply_);
+  if (ended_ || response_started_ || dirs_[int(Direction::Encode)].headers) return;
+  encodeLocalReply(std::move(reply->headers), reply->body);
+}
+
+// Since v1.39 a module's streamed response skips its own encode hooks (sent_local_reply_); v1.38 runs them.
+static void markStreamedReplySender(FilterSlot* sender) {
+  if (sender && envoyAtLeast(EnvoyVersion::V1_39)) sender->sent_local_reply = true;
+}
+
 void ActiveStream::sendResponseHeaders(std::unique_ptr<HeaderMap> headers, bool end_stream, FilterSlot* sender) {
   if (ended_ || response_started_ || stopped(Direction::Encode)) return;
-  if (sender) sender->sent_local_reply = true;
+  markStreamedReplySender(sender);
   auto& es = dirs_[int(Direction::Encode)];
   es.headers = std::move(headers);
   es.remote_complete = end_stream;
@@ -510,7 +632,7 @@ void ActiveStream::sendResponseHeaders(std::unique_ptr<HeaderMap> headers, bool 
 void ActiveStream::sendResponseData(std::string_view data, bool end_stream, FilterSlot* sender) {
   auto& es = dirs_[int(Direction::Encode)];
   if (ended_ || !es.headers || es.remote_complete || stopped(Direction::Encode)) return;
-  if (sender) sender->sent_local_reply = true;
+  markStreamedReplySender(sender);
   es.remote_complete = end_stream;
   Buffer buffer;
   buffer.append(data);
@@ -520,7 +642,7 @@ void ActiveStream::sendResponseData(std::string_view data, bool end_stream, Filt
 void ActiveStream::sendResponseTrailers(std::unique_ptr<HeaderMap> trailers, FilterSlot* sender) {
   auto& es = dirs_[int(Direction::Encode)];
   if (ended_ || !es.headers || es.remote_complete || stopped(Direction::Encode)) return;
-  if (sender) sender->sent_local_reply = true;
+  markStreamedReplySender(sender);
   es.trailers = std::move(trailers);
   es.remote_complete = true;
   iterateTrailers(Direction::Encode, 0);
@@ -539,15 +661,33 @@ void ActiveStream::endStream(bool reset) {
   dirs_[0].aborted = dirs_[1].aborted = true;
   if (router_) router_->reset();
   chain_->hcm_stats.rq_active->fetch_sub(1, std::memory_order_relaxed);
-  // Every stream_complete runs before any destroy (which is deferred).
+  prepared_reply_.reset();
+  // A request body this stream held back with flow control no longer holds the connection.
+  if (dirs_[int(Direction::Decode)].buffer_above_limit && codec_) codec_->readDisable(false);
+  dirs_[int(Direction::Decode)].buffer_above_limit = false;
+  // Every stream_complete runs before any destroy.
   for (auto& slot : slots_) {
     if (!slot->created) continue;
     HookScope scope(*this);
     slot->config->hooks().stream_complete(slot.get(), slot->module_filter);
   }
+  // Envoy <= v1.39 (doDeferredStreamDestroy -> destroyFilters) destroys the filters right here, inside
+  // whatever call ended the stream, even a module's own send_response or continue; v1.40 defers it.
+  if (!envoyAtLeast(EnvoyVersion::V1_40)) destroyFilters();
   DownstreamCodec* codec = codec_;
   codec_ = nullptr;
   if (codec) codec->onStreamEnded(reset);
+}
+
+void ActiveStream::destroyFilters() {
+  if (filters_destroyed_) return;
+  filters_destroyed_ = true;
+  for (auto& slot : slots_) {
+    if (!slot->created || slot->destroyed) continue;
+    slot->destroyed = slot->destroyed_before_stream = true;  // no hook reaches it any more
+    HookScope scope(*this);
+    slot->config->hooks().filter_destroy(slot->module_filter);
+  }
 }
 
 // ---- Routing ----------------------------------------------------------------------------------

@@ -3,6 +3,7 @@
 #pragma once
 
 #include <cstdint>
+#include <deque>
 #include <map>
 #include <memory>
 #include <optional>
@@ -35,10 +36,16 @@ class FilterSlot : public std::enable_shared_from_this<FilterSlot> {
   nv_filter_module_ptr module_filter = nullptr;
   bool created = false;      // on_http_filter_new returned non-null
   bool destroyed = false;    // on_http_filter_destroy has run (or is running)
+  // Destroyed by Envoy <= v1.39's synchronous teardown while the stream object lives on: a callback with
+  // this pointer would reach null callbacks in Envoy, so the dev host refuses it.
+  bool destroyed_before_stream = false;
   bool sent_local_reply = false;  // its own encode hooks are skipped from now on
-  std::string attribute_scratch;  // backs string attributes computed on request
+  // Envoy v1.38's single in_continue_ flag, shared by both directions: set from every hook's status
+  // (true for Continue) and by a continue call, which is a no-op while it is true.
+  bool shared_in_continue = false;
   struct DirState {
     Iteration iteration = Iteration::Continue;
+    bool stopped_all_with_watermark = false;  // StopAllIterationAndWatermark: buffered data streams
     bool headers_continued = false;
     bool end_stream_seen = false;
   } dir[2];
@@ -60,6 +67,10 @@ class DownstreamCodec {
   virtual void encodeTrailers(HeaderMap& trailers) = 0;
   // The stream has ended (response complete or reset); the codec goes on or closes.
   virtual void onStreamEnded(bool reset) = 0;
+  // Flow control: stop (and, as many times, resume) reading the downstream connection.
+  virtual void readDisable(bool disable) = 0;
+  // The connection's write buffer is above its high watermark.
+  virtual bool aboveWriteBufferHighWatermark() const = 0;
 };
 
 struct ConnectionInfo {
@@ -80,10 +91,16 @@ class ActiveStream : public DeferredDeletable {
   void decodeHeaders(std::unique_ptr<HeaderMap> headers, bool end_stream);
   void decodeData(Buffer& data, bool end_stream);
   void decodeTrailers(std::unique_ptr<HeaderMap> trailers);
+  // The codec refuses the request before its headers reach the filters (e.g. HTTP/1.0 without
+  // accept_http_10): like Envoy, the filter chain is created for the local reply.
+  void sendProtocolError(uint32_t code, std::string_view body, std::string_view details);
   // The downstream connection went away or broke.
   void onDownstreamReset();
   // Downstream write buffer crossed its watermarks.
   void onDownstreamWatermark(bool above);
+  // The HTTP/1 request line's version: "HTTP/1.0" or "HTTP/1.1" (the RequestProtocol attribute).
+  void setProtocol(std::string protocol) { protocol_ = std::move(protocol); }
+  const std::string& protocol() const { return protocol_; }
 
   // ---- Events from the router (worker thread) ----
   void encodeHeaders(std::unique_ptr<HeaderMap> headers, bool end_stream);
@@ -118,6 +135,10 @@ class ActiveStream : public DeferredDeletable {
   Buffer* body(nv_body_type type);
   // Creates the buffered body of that direction if absent (appending to it is allowed).
   Buffer* createBufferedBody(nv_body_type type);
+  // A module drained a buffered body: it may have dropped below its low watermark.
+  void onBufferedBodyDrained(nv_body_type type);
+  // Backs a string attribute computed on request; valid until the outermost running hook returns.
+  std::string_view keepForHook(std::string value);
   bool receivedIsBuffered(Direction dir) const { return dirs_[int(dir)].received == &dirs_[int(dir)].buffered; }
   uint32_t bufferLimit() const { return buffer_limit_; }
   void setBufferLimit(uint32_t limit) { buffer_limit_ = limit; }
@@ -133,6 +154,8 @@ class ActiveStream : public DeferredDeletable {
   uint64_t request_body_bytes = 0;
   uint64_t response_body_bytes = 0;
   int hook_depth = 0;  // > 0 while any hook of this stream runs
+  void enterHook();
+  void leaveHook();
 
  private:
   struct DirState {
@@ -144,6 +167,16 @@ class ActiveStream : public DeferredDeletable {
     bool remote_complete = false; // the source has sent everything in this direction
     bool aborted = false;         // no more iteration in this direction
     bool sink_complete = false;   // the sink has seen end of stream
+    // A filter stopped with a watermark status (Envoy's *_filters_streaming_): over the buffer limit,
+    // the buffered body raises flow control instead of a 413/500.
+    bool filters_streaming = false;
+    bool buffer_above_limit = false;  // that flow control is raised
+  };
+  // A local reply sent while a request hook runs: Envoy only prepares it then, and encodes it once the
+  // hook has returned.
+  struct PreparedReply {
+    std::unique_ptr<HeaderMap> headers;
+    std::string body;
   };
 
   void createFilterChain();
@@ -174,6 +207,16 @@ class ActiveStream : public DeferredDeletable {
 
   void onResponseComplete();
   void endStream(bool reset);
+  // Envoy <= v1.39 destroys the filters right after stream_complete, inside whatever call ended the stream.
+  void destroyFilters();
+  void encodeLocalReply(std::unique_ptr<HeaderMap> headers, std::string_view body);
+  void executePreparedReply();
+  // Called after a hook of `dir` returned: the bookkeeping Envoy's module filter does on each status.
+  void afterHook(Direction dir, FilterSlot& slot, bool continued);
+  // Envoy's filter-manager watermark callbacks: the router (upstream reads) and every module filter.
+  void callHighWatermarkCallbacks();
+  void callLowWatermarkCallbacks();
+  void checkBufferedBelowLimit(Direction dir);
   void mutateRequestHeaders(HeaderMap& headers);
   void mutateResponseHeaders(HeaderMap& headers);
 
@@ -191,7 +234,25 @@ class ActiveStream : public DeferredDeletable {
   const VirtualHostEntry* vhost_ = nullptr;
   bool response_started_ = false;  // headers written downstream
   bool ended_ = false;
-  bool above_watermark_ = false;
+  bool filters_destroyed_ = false;
+  uint32_t high_watermark_count_ = 0;  // Envoy's filter-manager high watermark count
+  int decoding_depth_ = 0;             // request hooks running (Envoy's IsDecodingMask)
+  std::unique_ptr<PreparedReply> prepared_reply_;
+  std::string protocol_ = "HTTP/1.1";
+  std::deque<std::string> hook_scratch_;
+};
+
+// Marks a module hook of `stream` as running: callbacks check it, stream teardown waits for it, and
+// attribute values computed during it stay valid until the outermost one returns.
+class HookScope {
+ public:
+  explicit HookScope(ActiveStream& stream) : stream_(stream) { stream_.enterHook(); }
+  ~HookScope() { stream_.leaveHook(); }
+  HookScope(const HookScope&) = delete;
+  HookScope& operator=(const HookScope&) = delete;
+
+ private:
+  ActiveStream& stream_;
 };
 
 // Monotonic milliseconds.

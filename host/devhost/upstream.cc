@@ -28,6 +28,7 @@ UpstreamConnection::UpstreamConnection(UpstreamPool& pool, size_t endpoint) : po
 
 UpstreamConnection::~UpstreamConnection() {
   if (connect_timer_) event_free(connect_timer_);
+  if (resume_event_) event_free(resume_event_);
   if (bev_) bufferevent_free(bev_);
 }
 
@@ -59,6 +60,7 @@ void UpstreamConnection::connect() {
   pool_.cluster().upstream_cx_total->fetch_add(1);
   pool_.cluster().upstream_cx_active->fetch_add(1);
   connect_timer_ = evtimer_new(pool_.worker().dispatcher().base(), &UpstreamConnection::connectTimeoutCb, this);
+  resume_event_ = evtimer_new(pool_.worker().dispatcher().base(), &UpstreamConnection::resumeCb, this);
   struct timeval tv;
   tv.tv_sec = static_cast<time_t>(pool_.cluster().spec.connect_timeout_ms / 1000);
   tv.tv_usec = static_cast<suseconds_t>((pool_.cluster().spec.connect_timeout_ms % 1000) * 1000);
@@ -89,6 +91,11 @@ void UpstreamConnection::onConnected() {
 }
 
 void UpstreamConnection::readCb(bufferevent*, void* arg) { static_cast<UpstreamConnection*>(arg)->onRead(); }
+
+void UpstreamConnection::resumeCb(int, short, void* arg) {
+  auto* self = static_cast<UpstreamConnection*>(arg);
+  if (!self->closed_ && self->read_disable_count_ == 0) self->onRead();
+}
 
 void UpstreamConnection::eventCb(bufferevent*, short what, void* arg) {
   static_cast<UpstreamConnection*>(arg)->onEvent(what);
@@ -188,7 +195,7 @@ void UpstreamConnection::commitHeader() {
 
 int UpstreamConnection::onMessageBegin(http_parser* p) {
   auto* self = static_cast<UpstreamConnection*>(p->data);
-  self->headers_ = std::make_unique<HeaderMap>();
+  self->headers_ = std::make_unique<HeaderMap>(HeaderMap::Kind::ResponseHeaders);
   return 0;
 }
 
@@ -199,7 +206,7 @@ int UpstreamConnection::onHeaderField(http_parser* p, const char* at, size_t len
   if (self->in_value_) self->commitHeader();
   // Trailer fields: kept only with the cluster's enable_trailers, else dropped as Envoy's codec does.
   if (self->headers_done_ && !self->trailers_ && self->pool_.cluster().spec.http1_enable_trailers) {
-    self->trailers_ = std::make_unique<HeaderMap>();
+    self->trailers_ = std::make_unique<HeaderMap>(HeaderMap::Kind::ResponseTrailers);
   }
   self->field_.append(at, len);
   return 0;
@@ -268,7 +275,7 @@ void UpstreamConnection::encodeHeaders(const HeaderMap& headers, bool end_stream
   if (authority) out += "host: " + *authority + "\r\n";
   chunked_request_ = false;
   bool has_length = headers.get("content-length") != nullptr;
-  HeaderMap extra;
+  HeaderMap extra(HeaderMap::Kind::RequestHeaders);
   if (!has_length) {
     if (end_stream) {
       if (!method || (*method != "GET" && *method != "HEAD")) extra.add("content-length", "0");
@@ -318,7 +325,23 @@ void UpstreamConnection::release() {
   close();
 }
 
+void UpstreamConnection::readDisable(bool disable) {
+  if (closed_ || bev_ == nullptr) return;
+  if (disable) {
+    if (read_disable_count_++ == 0) bufferevent_disable(bev_, EV_READ);
+    return;
+  }
+  if (read_disable_count_ == 0 || --read_disable_count_ > 0) return;
+  bufferevent_enable(bev_, EV_READ);
+  // What arrived before reading stopped is dispatched from the event loop, not inside this call.
+  if (evbuffer_get_length(bufferevent_get_input(bev_)) > 0 && resume_event_) event_active(resume_event_, EV_TIMEOUT, 0);
+}
+
 void UpstreamConnection::makeIdle() {
+  if (read_disable_count_ > 0) {
+    read_disable_count_ = 0;
+    bufferevent_enable(bev_, EV_READ);
+  }
   resetParser();
   request_complete_ = response_complete_ = false;
   pool_.onIdle(this);
@@ -333,6 +356,7 @@ void UpstreamConnection::close() {
     pool_.cluster().upstream_cx_active->fetch_sub(1);
   }
   if (connect_timer_) evtimer_del(connect_timer_);
+  if (resume_event_) event_del(resume_event_);
   pool_.onClosed(this);
 }
 

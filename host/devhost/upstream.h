@@ -45,6 +45,8 @@ class UpstreamConnection : public DeferredDeletable {
   void encodeTrailers(const HeaderMap& trailers);
   // The request owner lets go: reusable if the exchange finished cleanly, else closed.
   void release();
+  // Flow control (refcounted): stop, then resume, reading the response; reset when the connection is reused.
+  void readDisable(bool disable);
   bool responseComplete() const { return response_complete_; }
 
  private:
@@ -58,6 +60,7 @@ class UpstreamConnection : public DeferredDeletable {
   static void readCb(bufferevent*, void* arg);
   static void eventCb(bufferevent*, short what, void* arg);
   static void connectTimeoutCb(int, short, void* arg);
+  static void resumeCb(int, short, void* arg);
   void resetParser();
   void flushBody(bool end_stream);
 
@@ -80,6 +83,7 @@ class UpstreamConnection : public DeferredDeletable {
   size_t endpoint_;
   bufferevent* bev_ = nullptr;
   struct event* connect_timer_ = nullptr;
+  struct event* resume_event_ = nullptr;
   http_parser parser_;
   UpstreamCallbacks* owner_ = nullptr;
   bool connected_ = false;
@@ -91,6 +95,7 @@ class UpstreamConnection : public DeferredDeletable {
   bool head_request_ = false;
   bool dispatching_ = false;      // inside http_parser_execute
   bool release_pending_ = false;  // released during dispatch; becomes idle afterwards
+  int read_disable_count_ = 0;
   // Parse state of the current response.
   std::unique_ptr<HeaderMap> headers_;
   std::unique_ptr<HeaderMap> trailers_;

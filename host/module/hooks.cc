@@ -243,6 +243,11 @@ NV_EXPORT void envoy_dynamic_module_on_http_filter_scheduled(nv_filter_envoy_ptr
   Stream* stream = streamOf(fm);
   if (stream->isFailedSentinel() || !stream->alive()) return;
   WorkerEnv& env = stream->env();
+  if (env.dead()) {
+    // Never enter a dead environment (its worker may hold its replacement's isolate): answer.
+    stream->abandon();
+    return;
+  }
   env.enterFromWorker();  // continuing may run our hooks again, nested
   try {
     stream->onScheduled(event_id);

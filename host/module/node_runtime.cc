@@ -111,6 +111,7 @@ WorkerEnv* NodeRuntime::envForStream(uint32_t worker_index) {
 
 WorkerEnv* NodeRuntime::rebuild(uint32_t worker_index, WorkerEnv* dead) {
   const auto started = std::chrono::steady_clock::now();
+  dead->releaseForRebuild();
   std::string error;
   auto fresh = WorkerEnv::create(worker_index, &error);
   if (!fresh) {

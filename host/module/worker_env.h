@@ -106,6 +106,11 @@ class WorkerEnv {
   // L: the CPU budget of the JS run in progress (nested runs keep the outer budget's start).
   Watchdog::Slot* watchdogSlot() const { return watchdog_slot_; }
   uint32_t liveStreams() const { return table_.live(); }
+  // W: the worker lets this (dead) environment's isolate go, so it never holds two environments'
+  // isolates at once (V8 isolate entry must nest): done before its replacement is made.
+  void releaseForRebuild() {
+    if (onWorkerThread() && depth_ == 0) releaseFromWorker();
+  }
   // W: frees the dead environment's resources once it has no live stream (NodeRuntime retires it).
   bool retirable() const { return dead() && table_.live() == 0 && depth_ == 0; }
   // Instances of configs, made in this environment, that must be released with its isolate.

@@ -1,5 +1,6 @@
 // Patterns that stress how hooks nest and how the event loop is driven:
-//   /reply           sendLocalReply, then more JS in the same hook (Envoy runs onStreamComplete inline)
+//   /reply           sendLocalReply, then more JS in the same hook (Envoy encodes the reply, and runs
+//                    onStreamComplete, only after the hook returns)
 //   /stop-micro      'stop', continued from a microtask      /stop-tick   ... from process.nextTick
 //   /stop-timer      'stop', continued from a timer          /stop-unref  ... from an unref'd timer
 //   /stop-abort      'stop', continued by AbortSignal.timeout (an unref'd timer inside Node)

@@ -49,6 +49,10 @@ export interface BootstrapDef {
   bufferLimitBytes?: number
   /** Http1ProtocolOptions.enable_trailers on the listener's HCM and every cluster (Envoy drops HTTP/1 trailers by default). */
   http1Trailers?: boolean
+  /** Http1ProtocolOptions.accept_http_10 on the listener's HCM (Envoy answers HTTP/1.0 with 426 by default). */
+  acceptHttp10?: boolean
+  /** Bootstrap inline_headers: headers registered as inline (O(1)), whose repeated values Envoy merges. */
+  inlineHeaders?: { name: string; type: 'REQUEST_HEADER' | 'REQUEST_TRAILER' | 'RESPONSE_HEADER' | 'RESPONSE_TRAILER' }[]
 }
 
 export function filterConfigAny(value: FilterConfigValue): Record<string, unknown> {
@@ -113,7 +117,8 @@ export function bootstrap(def: BootstrapDef): Record<string, unknown> {
   const clusters = Object.entries(def.clusters ?? {}).map(([name, ports]) => ({
     name,
     type: 'STATIC',
-    connect_timeout: '1s',
+    // Generous: on a loaded 2-core machine a worker can take over a second to see a connect complete.
+    connect_timeout: '5s',
     ...(def.http1Trailers
       ? {
           typed_extension_protocol_options: {
@@ -133,6 +138,9 @@ export function bootstrap(def: BootstrapDef): Record<string, unknown> {
   }))
   return {
     admin: { address: { socket_address: { address: '127.0.0.1', port_value: 0 } } },
+    ...(def.inlineHeaders
+      ? { inline_headers: def.inlineHeaders.map((h) => ({ inline_header_name: h.name, inline_header_type: h.type })) }
+      : {}),
     static_resources: {
       listeners: [
         {
@@ -147,7 +155,14 @@ export function bootstrap(def: BootstrapDef): Record<string, unknown> {
                   typed_config: {
                     '@type': HCM,
                     stat_prefix: 'ingress',
-                    ...(def.http1Trailers ? { http_protocol_options: { enable_trailers: true } } : {}),
+                    ...(def.http1Trailers || def.acceptHttp10
+                      ? {
+                          http_protocol_options: {
+                            ...(def.http1Trailers ? { enable_trailers: true } : {}),
+                            ...(def.acceptHttp10 ? { accept_http_10: true } : {}),
+                          },
+                        }
+                      : {}),
                     route_config: {
                       name: 'local',
                       virtual_hosts: [{ name: 'all', domains: ['*'], routes: (def.routes ?? [{ prefix: '/' }]).map(route) }],

@@ -9,6 +9,9 @@ import { libnodeCachePrefix, libnodeDir as findLibnodeDir } from '../../scripts/
 export const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..')
 export const outDir = process.env.NODEVOY_OUT ? path.resolve(process.env.NODEVOY_OUT) : path.join(repoRoot, 'out')
 export const devHostBin = path.join(outDir, 'nodevoy-devhost')
+/** The dev host executable linked with the callbacks of that Envoy release (see host/Makefile). */
+export const devHostBinFor = (envoyVersion: string): string =>
+  envoyVersion === '1.40' ? devHostBin : path.join(outDir, `nodevoy-devhost-${envoyVersion}`)
 export const referenceModulesDir = path.join(outDir, 'modules')
 export const testModulesDir = path.join(outDir, 'test-modules')
 /** libnodevoy as node-gyp-build finds it: a local build (build/Release), else the prebuild for this platform. */

@@ -8,10 +8,26 @@ import path from 'node:path'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { request } from 'undici'
 import YAML from 'yaml'
-import { devHostBin, libnodeDir, nodevoyModule, referenceModulesDir, testModulesDir } from './paths.js'
+import { devHostBin, devHostBinFor, libnodeDir, nodevoyModule, referenceModulesDir, testModulesDir } from './paths.js'
 
 export type Target = 'devhost' | 'envoy'
 export const TARGETS: Target[] = ['devhost', 'envoy']
+
+export const ENVOY_VERSIONS = ['1.38', '1.39', '1.40'] as const
+export type EnvoyVersion = (typeof ENVOY_VERSIONS)[number]
+
+/**
+ * The Envoy release the dev host imitates in this test run: NODEVOY_ENVOY_VERSION (1.38, 1.39 or 1.40),
+ * default 1.40. `npm run test:versions` runs the libnodevoy and example suites once per release.
+ */
+export function envoyVersionUnderTest(): EnvoyVersion {
+  const wanted = process.env.NODEVOY_ENVOY_VERSION
+  if (wanted === undefined || wanted === '') return '1.40'
+  if (!(ENVOY_VERSIONS as readonly string[]).includes(wanted)) {
+    throw new Error(`NODEVOY_ENVOY_VERSION must be one of ${ENVOY_VERSIONS.join(', ')}, got '${wanted}'`)
+  }
+  return wanted as EnvoyVersion
+}
 
 /** Why a target cannot run here, or null when it can. */
 export function unavailableReason(target: Target): string | null {
@@ -21,7 +37,8 @@ export function unavailableReason(target: Target): string | null {
     if (!fs.existsSync(bin)) return `ENVOY_BIN=${bin} does not exist`
     return null
   }
-  if (!fs.existsSync(devHostBin)) return `dev host not built (${devHostBin}); run npm run build:native`
+  const bin = devHostBinFor(envoyVersionUnderTest())
+  if (!fs.existsSync(bin)) return `dev host not built (${bin}); run npm run build:native`
   return null
 }
 
@@ -35,6 +52,8 @@ export interface StartOptions {
   /** Dev host only: run this build of the dev host instead of out/nodevoy-devhost (one linked differently). */
   devHostBinary?: string
   readyTimeoutMs?: number
+  /** Dev host only: the Envoy release to imitate (default: envoyVersionUnderTest()). */
+  envoyVersion?: EnvoyVersion
 }
 
 export interface Proxy {
@@ -81,7 +100,23 @@ function command(target: Target, configPath: string, adminPath: string, opts: St
     ...(opts.args ?? []),
   ]
   if (target === 'envoy') return [process.env.ENVOY_BIN!, [...args, '--use-dynamic-base-id']]
-  return [opts.devHostBinary ?? devHostBin, args]
+  const version = opts.envoyVersion ?? envoyVersionUnderTest()
+  // The default needs no flag (and NODEVOY_ENVOY_VERSION is not passed down: the flag says it all).
+  return [opts.devHostBinary ?? devHostBin, version === '1.40' ? args : [...args, '--envoy-version', version]]
+}
+
+/**
+ * A bootstrap as YAML that Envoy reads back unchanged: Envoy (yaml-cpp) takes unquoted yes/no/on/off/y/n
+ * as booleans (YAML 1.1), so strings like those are written quoted. (Floats and integers beyond int32
+ * still reach a Struct as strings, as they would from any YAML: docs/envoy-facts.md §21.)
+ */
+export function bootstrapYaml(config: Record<string, unknown>): string {
+  return YAML.stringify(config, { version: '1.1' })
+}
+
+function withoutEnvoyVersion(env: NodeJS.ProcessEnv): NodeJS.ProcessEnv {
+  const { NODEVOY_ENVOY_VERSION: _ignored, ...rest } = env
+  return rest
 }
 
 interface Launched {
@@ -96,7 +131,7 @@ interface Launched {
 function launch(target: Target, config: Record<string, unknown> | string, opts: StartOptions): Launched {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), `nodevoy-${target}-`))
   const configPath = path.join(dir, 'envoy.yaml')
-  fs.writeFileSync(configPath, typeof config === 'string' ? config : YAML.stringify(config))
+  fs.writeFileSync(configPath, typeof config === 'string' ? config : bootstrapYaml(config))
   const adminPath = path.join(dir, 'admin-address')
   const [bin, args] = command(target, configPath, adminPath, opts)
   const libraryPath = [fs.existsSync(libnodeDir) ? libnodeDir : '', process.env.LD_LIBRARY_PATH ?? '']
@@ -104,7 +139,7 @@ function launch(target: Target, config: Record<string, unknown> | string, opts: 
     .join(':')
   const child = spawn(bin, args, {
     env: {
-      ...process.env,
+      ...withoutEnvoyVersion(process.env),
       ENVOY_DYNAMIC_MODULES_SEARCH_PATH: moduleSearchPath(),
       ...(libraryPath ? { LD_LIBRARY_PATH: libraryPath } : {}),
       ...opts.env,
@@ -218,7 +253,7 @@ export async function startProxy(
       return value === undefined ? undefined : Number(value)
     },
     async reload(config) {
-      fs.writeFileSync(launched.configPath, typeof config === 'string' ? config : YAML.stringify(config))
+      fs.writeFileSync(launched.configPath, typeof config === 'string' ? config : bootstrapYaml(config))
       const res = await request(`${adminUrl}/devhost/reload`, { method: 'POST' })
       return { status: res.statusCode, body: await res.body.text() }
     },

@@ -96,3 +96,35 @@ async function defaultHandler(req: ReceivedRequest, res: http.ServerResponse): P
   })
   res.end(payload)
 }
+
+export interface EarlyUpstream {
+  port: number
+  /** Resolves once the upstream has answered its first request. */
+  answered: Promise<void>
+  close(): Promise<void>
+}
+
+/**
+ * An upstream that answers 200 "early" as soon as a request's headers arrive, before reading its body:
+ * for responses that start while the request body is still coming.
+ */
+export async function startEarlyUpstream(): Promise<EarlyUpstream> {
+  let answered!: () => void
+  const answeredPromise = new Promise<void>((resolve) => (answered = resolve))
+  const server = http.createServer((req, res) => {
+    res.writeHead(200, { 'content-type': 'text/plain' })
+    res.end('early')
+    answered()
+    req.resume()
+  })
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
+  return {
+    port: (server.address() as AddressInfo).port,
+    answered: answeredPromise,
+    close: () =>
+      new Promise<void>((resolve) => {
+        server.closeAllConnections()
+        server.close(() => resolve())
+      }),
+  }
+}

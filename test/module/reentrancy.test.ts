@@ -22,7 +22,9 @@ async function ticks(proxy: Proxy): Promise<{ ticks: number; nested: number }> {
   return (await res.body.json()) as { ticks: number; nested: number }
 }
 
-t.test('a local reply that runs onStreamComplete inside the hook, with a busy background timer', (t) =>
+// Envoy (every release) only prepares a local reply sent while a request hook runs and encodes it once
+// the hook has returned (envoy-facts §3), so onStreamComplete never runs nested inside onRequestHeaders.
+t.test('a local reply from onRequestHeaders, with a busy background timer: onStreamComplete after the hook', (t) =>
   forEachTarget(t, async (t, target) => {
     const proxy = await setup(target, { intervalMs: 1 })
     t.teardown(() => proxy.stop())
@@ -32,7 +34,7 @@ t.test('a local reply that runs onStreamComplete inside the hook, with a busy ba
       await res.body.text()
     }
     const { nested } = await ticks(proxy)
-    t.ok(nested >= 1, `onStreamComplete ran nested inside the hook (${nested} times) without a crash`)
+    t.equal(nested, 0, 'onStreamComplete ran after the hook returned, never nested inside it')
     const after = await request(`${proxy.url}/`)
     t.equal(after.statusCode, 200, 'the proxy still serves')
     await after.body.text()

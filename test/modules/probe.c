@@ -14,12 +14,14 @@
  *   5. the actions, one small function each, and the table from action name to function
  *   6. flow control (hold / pause / end of stream) and the exported hooks
  *
- * Written directly against Envoy's dynamic-module C ABI (host/abi/nodevoy_envoy_abi.h). It uses callbacks
- * that exist since Envoy v1.39/v1.40 (get_header_values, get_log_level, log_v2, config_increment_counter),
- * so it targets v1.40.
+ * Written directly against Envoy's dynamic-module C ABI (host/abi/nodevoy_envoy_abi.h). The callbacks that
+ * only Envoy v1.39/v1.40 export (get_header_values, get_log_level, config_increment_counter; log_v2) are
+ * weak references: on an older Envoy they resolve to NULL, the probe reports them unavailable, and
+ * on_program_init answers that release's ABI version string. So it loads on v1.38 to v1.40.
  */
 #include <cjson/cJSON.h>
 #include <ctype.h>
+#include <dlfcn.h>
 #include <pthread.h>
 #include <stdarg.h>
 #include <stdatomic.h>
@@ -30,6 +32,13 @@
 #include <time.h>
 
 #include "nodevoy_envoy_abi.h"
+
+/* Callbacks newer than Envoy v1.38: weak, so an older host leaves them NULL instead of refusing the load. */
+#pragma weak envoy_dynamic_module_callback_http_get_header_values
+#pragma weak envoy_dynamic_module_callback_get_log_level
+#pragma weak envoy_dynamic_module_callback_http_filter_config_increment_counter
+#pragma weak envoy_dynamic_module_callback_log_v2
+#define HAVE_CALLBACK(name) (&envoy_dynamic_module_callback_##name != NULL)
 
 #define NV_EXPORT __attribute__((visibility("default")))
 #define LIT(s) ((nv_module_buffer){(s), sizeof(s) - 1})
@@ -308,6 +317,9 @@ static void parse_pairs(const char* text, kv_list* out) {
   X(wrong_thread_calls)         /* per-stream hooks not on the thread that ran on_http_filter_new */     \
   X(destroy_inside_hook)        /* on_http_filter_destroy while a hook of the same stream was running */ \
   X(destroyed_after_callback)   /* send_response/reset_stream returned with the stream destroyed */      \
+  X(reply_encoded_inside_call)  /* send_response returned with the response headers already created */       \
+  X(reply_completed_inside_call) /* send_response returned after this filter's stream_complete ran */        \
+  X(local_reply_hook_inside_call) /* send_response returned after our on_local_reply saw its reply */        \
   X(own_reply_response_hooks)   /* our response hooks called for our own local/streamed reply */         \
   X(local_reply_calls)          /* on_http_filter_local_reply */                                          \
   X(send_response_calls)        /* send_response made by the probe */                                    \
@@ -329,6 +341,7 @@ static void parse_pairs(const char* text, kv_list* out) {
   X(threads_finished)           /* helper threads that finished */                                        \
   X(watermark_above_calls)      /* on_http_filter_downstream_above_write_buffer_high_watermark */         \
   X(watermark_below_calls)      /* on_http_filter_downstream_below_write_buffer_low_watermark */          \
+  X(global_symbol_visible)      /* `global-visible` found the probe's own hook through RTLD_DEFAULT */       \
   X(unexpected_hook_calls)      /* callout / http-stream hooks (the probe never starts callouts) */
 
 static struct {
@@ -529,6 +542,9 @@ typedef struct probe_stream {
   uint32_t local_reply_code;
   char* local_reply_details; /* NULL when the host passed a NULL pointer */
   bool local_reply_reset_imminent;
+  /* What a hook returns while it waits (x-probe-stop-headers / x-probe-stop-body). */
+  nv_headers_status stop_headers;
+  nv_body_status stop_body;
 } probe_stream;
 
 /* Everything an action needs. */
@@ -972,9 +988,17 @@ static void send_local_reply(ctx* c, uint32_t status, const kv_list* extra, cons
   nv_module_header* h = reply_headers(c, NULL, extra, &n, &names);
   c->s->finished = c->s->own_response = true;
   BUMP(send_response_calls);
+  unsigned local_replies_before = c->s->local_reply_count;
   envoy_dynamic_module_callback_http_send_response(c->fe, status, h, n, mb(body, body_len),
                                                    mb(details, details_len));
   check_alive_after(c, "send_response");
+  if (c->s->local_reply_count > local_replies_before) BUMP(local_reply_hook_inside_call);
+  /* Envoy only prepares a reply sent during a request hook: no response headers and no stream_complete
+   * until the hook returns. From other hooks it is encoded inside the call. */
+  if (c->s->completed) BUMP(reply_completed_inside_call);
+  if (!c->s->destroyed && envoy_dynamic_module_callback_http_get_headers_size(c->fe, NV_HEADER_RESPONSE) > 0) {
+    BUMP(reply_encoded_inside_call);
+  }
   free_module_headers(h, names, n);
 }
 
@@ -1004,6 +1028,9 @@ static const struct {
 
 static void act_config(ctx* c) {
   probe_config* cfg = c->cfg;
+  report(c, "callbacks-available", "get_header_values=%s,get_log_level=%s,config_increment_counter=%s,log_v2=%s",
+         bool_str(HAVE_CALLBACK(http_get_header_values)), bool_str(HAVE_CALLBACK(get_log_level)),
+         bool_str(HAVE_CALLBACK(http_filter_config_increment_counter)), bool_str(HAVE_CALLBACK(log_v2)));
   report(c, "program-init-calls", "%llu", (unsigned long long)atomic_load(&g.program_init_calls));
   report(c, "concurrency", "%u", cfg->concurrency);
   report(c, "validation-mode", "%s", bool_str(cfg->validation_mode));
@@ -1032,6 +1059,18 @@ static void act_config(ctx* c) {
   report_sbuf(c, "metric-ids", &ids);
   sb_free(&results);
   sb_free(&ids);
+}
+
+/* Whether this object's symbols are in the global scope (loaded, or promoted, with RTLD_GLOBAL). Looked
+ * up through the main program's handle: RTLD_DEFAULT from here would also search this object's own
+ * local scope. */
+static void act_global_visible(ctx* c) {
+  void* program = dlopen(NULL, RTLD_LAZY);
+  void* found = program ? dlsym(program, "envoy_dynamic_module_on_program_init") : NULL;
+  if (program) dlclose(program);
+  bool visible = found == (void*)&envoy_dynamic_module_on_program_init;
+  if (visible) BUMP(global_symbol_visible);
+  report(c, "global-visible", "%s", bool_str(visible));
 }
 
 static void act_worker(ctx* c) {
@@ -1128,7 +1167,14 @@ static void get_key(ctx* c, nv_header_type t) {
   report_sbuf(c, name, &values);
   sb_free(&values);
 
-  if (count > 0) {
+  snprintf(name, sizeof name, "%s-values-bulk", kMaps[t].get);
+  if (!HAVE_CALLBACK(http_get_header_values)) {
+    report(c, name, "(unavailable)");
+  } else if (count == 0) {
+    /* Envoy answers true whenever the map exists, even without a value. */
+    nv_envoy_buffer none = {"sentinel", 8};
+    report(c, name, "%s", envoy_dynamic_module_callback_http_get_header_values(c->fe, t, k, &none) ? "(empty)" : "(error)");
+  } else {
     nv_envoy_buffer* all = xcalloc(count, sizeof *all);
     bool ok = envoy_dynamic_module_callback_http_get_header_values(c->fe, t, k, all);
     sbuf bulk = {0};
@@ -1140,7 +1186,6 @@ static void get_key(ctx* c, nv_header_type t) {
         sb_puts(&bulk, "(none)");
       }
     }
-    snprintf(name, sizeof name, "%s-values-bulk", kMaps[t].get);
     if (ok) {
       report_sbuf(c, name, &bulk);
     } else {
@@ -1186,7 +1231,10 @@ static void edit_map(ctx* c, nv_header_type t) {
       while (n_value && (value_raw[n_value - 1] == ' ' || value_raw[n_value - 1] == '\t')) value_raw[--n_value] = '\0';
     }
     size_t key_len = 0, value_len = 0;
-    char* key = key_raw ? pct_decode(key_raw, strlen(key_raw), &key_len) : NULL;
+    /* "(empty)" stands for a zero-length key. */
+    char* key = key_raw == NULL                    ? NULL
+                : strcmp(key_raw, "(empty)") == 0 ? xstrdup("")
+                                                  : pct_decode(key_raw, strlen(key_raw), &key_len);
     char* value = pct_decode(value_raw ? value_raw : "", value_raw ? strlen(value_raw) : 0, &value_len);
     const char* result = "error";
     if (key != NULL) {
@@ -1503,6 +1551,9 @@ static const struct {
     {NV_ATTR_SOURCE_PORT, "attr-source-port", true},
     {NV_ATTR_DESTINATION_ADDRESS, "attr-destination-address", false},
     {NV_ATTR_DESTINATION_PORT, "attr-destination-port", true},
+    {NV_ATTR_XDS_ROUTE_NAME, "attr-route-name", false},
+    {NV_ATTR_XDS_VIRTUAL_HOST_NAME, "attr-vhost-name", false},
+    {NV_ATTR_XDS_CLUSTER_NAME, "attr-cluster-name", false},
 };
 
 static void report_attribute(ctx* c, nv_attribute_id id, const char* name, bool is_int) {
@@ -1517,12 +1568,22 @@ static void report_attribute(ctx* c, nv_attribute_id id, const char* name, bool 
   }
   nv_envoy_buffer v = {NULL, 0};
   bool ok = envoy_dynamic_module_callback_http_filter_get_attribute_string(c->fe, id, &v);
+  if (ok && v.length == 0) {
+    report(c, name, "(empty)"); /* available but empty; an empty header value would be no header at all */
+    return;
+  }
   report_bytes(c, name, ok ? (v.ptr ? v.ptr : "") : NULL, v.length);
 }
 
 static void act_attributes_request(ctx* c) {
   for (size_t i = 0; i < COUNT_OF(kRequestAttributes); i++) {
     report_attribute(c, kRequestAttributes[i].id, kRequestAttributes[i].name, kRequestAttributes[i].is_int);
+  }
+  bool mtls = false;
+  if (envoy_dynamic_module_callback_http_filter_get_attribute_bool(c->fe, NV_ATTR_CONNECTION_MTLS, &mtls)) {
+    report(c, "attr-mtls", "%s", bool_str(mtls));
+  } else {
+    report(c, "attr-mtls", "(none)");
   }
 }
 
@@ -1638,6 +1699,11 @@ static void log_from_arg(ctx* c, const char* arg_name, bool v2) {
   }
   size_t n;
   char* message = pct_decode(colon + 1, strlen(colon + 1), &n);
+  if (v2 && !HAVE_CALLBACK(log_v2)) {
+    report(c, "log-v2-result", "unavailable");
+    free(message);
+    return;
+  }
   if (v2) {
     envoy_dynamic_module_callback_log_v2(level, mb(message, n), LIT("probe.c"), (uint32_t)__LINE__);
   } else {
@@ -1657,6 +1723,10 @@ static void act_log(ctx* c) {
   }
   report_sbuf(c, "log-enabled", &enabled);
   sb_free(&enabled);
+  if (!HAVE_CALLBACK(get_log_level)) {
+    report(c, "log-level", "(unavailable)");
+    return;
+  }
   int level = (int)envoy_dynamic_module_callback_get_log_level();
   report(c, "log-level", "%s", level >= 0 && level < (int)COUNT_OF(kLevelNames) ? kLevelNames[level] : "(unknown)");
 }
@@ -1683,6 +1753,7 @@ static const action_def kActions[] = {
     /* Config and process */
     {.name = "config", .at = {[ST_REQUEST_HEADERS] = act_config}},
     {.name = "worker", .flags = A_STAGED, .run = act_worker},
+    {.name = "global-visible", .at = {[ST_REQUEST_HEADERS] = act_global_visible}},
     {.name = "hooks", .wants = W_HOOKS},
     {.name = "globals", .at = {[ST_REQUEST_HEADERS] = act_globals}},
     /* Header maps */
@@ -1825,8 +1896,21 @@ static void load_args(ctx* c) {
   sb_free(&actions);
 }
 
+/* x-probe-stop-headers: iteration (default), all-buffer, all-watermark; x-probe-stop-body: buffer
+ * (default), watermark. What the headers / body hooks return while the probe waits. */
+static void load_stop_statuses(ctx* c) {
+  const char* h = arg(c, "stop-headers");
+  c->s->stop_headers = h && strcmp(h, "all-watermark") == 0 ? NV_HEADERS_STOP_ALL_ITERATION_AND_WATERMARK
+                       : h && strcmp(h, "all-buffer") == 0  ? NV_HEADERS_STOP_ALL_ITERATION_AND_BUFFER
+                                                            : NV_HEADERS_STOP_ITERATION;
+  const char* b = arg(c, "stop-body");
+  c->s->stop_body = b && strcmp(b, "watermark") == 0 ? NV_BODY_STOP_ITERATION_AND_WATERMARK
+                                                     : NV_BODY_STOP_ITERATION_AND_BUFFER;
+}
+
 static void start_stream(ctx* c) {
   load_args(c);
+  load_stop_statuses(c);
   add_action_list(c, c->cfg->actions);
   kv* header = kv_find(&c->s->args, "x-probe");
   if (header) add_action_list(c, header->value);
@@ -2073,7 +2157,8 @@ NV_EXPORT const char* envoy_dynamic_module_on_program_init(void) {
   BUMP(program_init_calls);
   g_init_thread = pthread_self();
   atomic_store(&g_init_thread_set, true);
-  return NV_ABI_VERSION_V1_40;
+  /* The version string of the release whose callbacks the host exports (log_v2 is new in v1.40). */
+  return HAVE_CALLBACK(log_v2) ? NV_ABI_VERSION_V1_40 : NV_ABI_VERSION_V1_38;
 }
 
 static bool valid_token(const char* s, bool allow_dash) {
@@ -2259,7 +2344,8 @@ NV_EXPORT void envoy_dynamic_module_on_http_filter_config_scheduled(nv_config_en
     plog(NV_LOG_ERROR, "probe[%s]: on_http_filter_config_scheduled ran off the main thread", cfg->label);
   }
   atomic_store(&cfg->config_scheduled_event, event_id);
-  int r = cfg->metric_define_result[M_CONFIG_EVENTS] == NV_METRICS_SUCCESS
+  int r = !HAVE_CALLBACK(http_filter_config_increment_counter) ? -3
+          : cfg->metric_define_result[M_CONFIG_EVENTS] == NV_METRICS_SUCCESS
               ? (int)envoy_dynamic_module_callback_http_filter_config_increment_counter(
                     config_envoy, cfg->metric_id[M_CONFIG_EVENTS], NULL, 0, 1)
               : -2;
@@ -2311,6 +2397,8 @@ NV_EXPORT nv_filter_module_ptr envoy_dynamic_module_on_http_filter_new(nv_config
   s->worker = pthread_self();
   s->serial = atomic_fetch_add(&g_next_stream_serial, 1) + 1;
   s->metric_results[0] = s->metric_results[1] = s->metric_results[2] = -1;
+  s->stop_headers = NV_HEADERS_STOP_ITERATION;
+  s->stop_body = NV_BODY_STOP_ITERATION_AND_BUFFER;
   BUMP(streams_created);
   return s;
 }
@@ -2326,8 +2414,9 @@ NV_EXPORT nv_headers_status envoy_dynamic_module_on_http_filter_request_headers(
   }
   run_stage(&c, ST_REQUEST_HEADERS);
   flow f = request_flow(&c, end_of_stream, true);
+  nv_headers_status waiting = s->stop_headers;
   leave(s);
-  return f == FLOW_GO ? NV_HEADERS_CONTINUE : NV_HEADERS_STOP_ITERATION;
+  return f == FLOW_GO ? NV_HEADERS_CONTINUE : f == FLOW_WAIT ? waiting : NV_HEADERS_STOP_ITERATION;
 }
 
 NV_EXPORT nv_body_status envoy_dynamic_module_on_http_filter_request_body(nv_filter_envoy_ptr filter_envoy,
@@ -2341,9 +2430,10 @@ NV_EXPORT nv_body_status envoy_dynamic_module_on_http_filter_request_body(nv_fil
   flow f = request_flow(&c, end_of_stream, false);
   /* A terminal probe consumes the body; it only keeps it when an action needs the whole of it. */
   bool keep = !(s->cfg->terminal && !s->request.hold);
+  nv_body_status waiting = s->stop_body;
   leave(s);
   if (f == FLOW_GO) return NV_BODY_CONTINUE;
-  return f == FLOW_WAIT && keep ? NV_BODY_STOP_ITERATION_AND_BUFFER : NV_BODY_STOP_ITERATION_NO_BUFFER;
+  return f == FLOW_WAIT && keep ? waiting : NV_BODY_STOP_ITERATION_NO_BUFFER;
 }
 
 NV_EXPORT nv_trailers_status envoy_dynamic_module_on_http_filter_request_trailers(nv_filter_envoy_ptr filter_envoy,
@@ -2374,8 +2464,9 @@ NV_EXPORT nv_headers_status envoy_dynamic_module_on_http_filter_response_headers
     run_stage(&c, ST_RESPONSE_HEADERS);
     f = response_flow(&c, end_of_stream, true);
   }
+  nv_headers_status waiting = s->stop_headers;
   leave(s);
-  return f == FLOW_GO ? NV_HEADERS_CONTINUE : NV_HEADERS_STOP_ITERATION;
+  return f == FLOW_GO ? NV_HEADERS_CONTINUE : f == FLOW_WAIT ? waiting : NV_HEADERS_STOP_ITERATION;
 }
 
 NV_EXPORT nv_body_status envoy_dynamic_module_on_http_filter_response_body(nv_filter_envoy_ptr filter_envoy,
@@ -2389,9 +2480,10 @@ NV_EXPORT nv_body_status envoy_dynamic_module_on_http_filter_response_body(nv_fi
     run_stage(&c, ST_RESPONSE_BODY);
     f = response_flow(&c, end_of_stream, false);
   }
+  nv_body_status waiting = s->stop_body;
   leave(s);
   if (f == FLOW_GO) return NV_BODY_CONTINUE;
-  return f == FLOW_WAIT ? NV_BODY_STOP_ITERATION_AND_BUFFER : NV_BODY_STOP_ITERATION_NO_BUFFER;
+  return f == FLOW_WAIT ? waiting : NV_BODY_STOP_ITERATION_NO_BUFFER;
 }
 
 NV_EXPORT nv_trailers_status envoy_dynamic_module_on_http_filter_response_trailers(nv_filter_envoy_ptr filter_envoy,
