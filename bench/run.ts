@@ -38,7 +38,7 @@ function argValue(name: string): string | undefined {
 }
 const smoke = process.argv.includes('--smoke')
 const rounds = Number(argValue('--rounds') ?? (smoke ? 1 : 5))
-const seconds = Number(argValue('--seconds') ?? (smoke ? 0.3 : 1.5))
+const seconds = Number(argValue('--seconds') ?? (smoke ? 0.3 : 1))
 const warmup = smoke ? 0.5 : 0.3
 const concurrencies = (argValue('--concurrency') ?? (smoke ? '1' : '1,2')).split(',').map(Number)
 const only = argValue('--only')?.split(',')
@@ -396,7 +396,7 @@ for (const s of [...scenarios]) {
 }
 scenarios = ALL_SCENARIOS.filter((s) => scenarios.includes(s))
 let micro: MicroResult[] = []
-if (withMicro) micro = await runMicro(OUT, log)
+if (withMicro) micro = await runMicro(OUT, log, { runs: 3 })
 const results: ScenarioResult[] = []
 for (const concurrency of concurrencies) results.push(...(await measureConcurrency(scenarios, concurrency)))
 
