@@ -120,7 +120,8 @@ http {
     scgi_temp_path ${dir}/tmp-scgi;
     keepalive_requests 100000000;
     keepalive_timeout 300s;
-    open_file_cache max=16 valid=600s;
+    open_file_cache max=16 inactive=600s;
+    open_file_cache_valid 600s;
     default_type text/plain;
     ${httpExtra}
     server {
@@ -171,9 +172,11 @@ function childrenOf(pid: number): number[] {
 /** Starts NGINX (one master, `workers` workers) serving /ok; resolves once it answers. */
 export async function startNginx(variant: NginxVariant, workers: number, username: string, password: string): Promise<NginxServer> {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), `nodevoy-bench-nginx-${variant}-`))
-  fs.mkdirSync(path.join(dir, 'www'))
-  fs.writeFileSync(path.join(dir, 'www', 'ok'), 'ok')
-  if (variant === 'njs') fs.writeFileSync(path.join(dir, 'auth.js'), NJS_AUTH(username, password))
+  // NGINX started as root runs its workers as an unprivileged user: they must reach the file.
+  fs.chmodSync(dir, 0o755)
+  fs.mkdirSync(path.join(dir, 'www'), { mode: 0o755 })
+  fs.writeFileSync(path.join(dir, 'www', 'ok'), 'ok', { mode: 0o644 })
+  if (variant === 'njs') fs.writeFileSync(path.join(dir, 'auth.js'), NJS_AUTH(username, password), { mode: 0o644 })
   const port = await freePort()
   fs.writeFileSync(path.join(dir, 'nginx.conf'), config(variant, dir, port, workers, username, password))
   let output = ''
