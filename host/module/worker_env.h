@@ -3,9 +3,10 @@
 //   W = the Envoy worker that adopted the environment (its streams live here),
 //   M = Envoy's main thread (config loads into a free isolate), P = the environment's loop poller,
 //   L = whichever of those holds the isolate lock now.
-// The worker keeps the isolate locked while it has streams ("sticky lock": a hook then costs no
-// v8::Locker); other threads take the isolate only when the worker has let it go, and otherwise
-// queue their work for the worker or wake it through a waiting stream's scheduler.
+// The worker keeps the isolate locked while it has streams, and between streams while the loop has
+// nothing ref'd to run ("sticky lock": a hook then costs no v8::Locker); other threads take the
+// isolate only when the worker has let it go, and otherwise queue their work for the worker (which
+// lets go at its next leave) or wake it through a waiting stream's scheduler.
 #pragma once
 
 #include <pthread.h>
@@ -64,7 +65,8 @@ class WorkerEnv {
   // from send_response). The outermost enter locks the isolate if the worker does not hold it and
   // runs queued tasks; drainIfOutermost runs nextTicks and microtasks; the outermost leave runs
   // tasks queued meanwhile, frees streams destroyed meanwhile, tells the poller about the loop, and
-  // lets the isolate go when the worker has no stream left or another thread asked for it.
+  // lets the isolate go when another thread asked for it or no stream is left and the loop has
+  // ref'd work (shouldLetGo).
   void enterFromWorker();
   void drainIfOutermost();
   void leaveFromWorker();
@@ -133,6 +135,8 @@ class WorkerEnv {
   void runAsOther(const std::function<void()>& task, bool run_loop);
   void runQueuedTasks();
   void releaseFromWorker();
+  // W, outside JS: whether the worker should let the isolate go now (else it keeps it: sticky lock).
+  bool shouldLetGo() const;
   void queueTask(std::function<void()> task);
   void finishDestroy(Stream* stream);
   // L: whether some stream waits on the loop (for the keepalive handle).

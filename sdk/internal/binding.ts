@@ -30,7 +30,7 @@ export interface NativeBinding {
   workerIndex(): number
 
   // ---- stream: the stream's worker thread, while the stream lives ----
-  /** All headers of a map as "k\0v\0k\0v" (latin1), in one crossing; "" when empty or absent. */
+  /** All headers of a map as "\0name\x01value" per entry (latin1), in one crossing; "" when empty or absent. */
   getHeaders(token: StreamToken, type: HeaderMapType): string
   /** Checks the name and value (throws NODEVOY_ERR_INVALID_ARGUMENT), then sets; null removes. */
   setHeader(token: StreamToken, type: HeaderMapType, name: string, value: string | null): boolean
