@@ -240,7 +240,7 @@ class Callout : public UpstreamCallbacks, public DeferredDeletable {
 
   // The router's local reply, as the callout's response.
   void localReply(uint32_t status, const std::string& body) {
-    HeaderMap headers;
+    HeaderMap headers(HeaderMap::Kind::ResponseHeaders);
     headers.add(":status", std::to_string(status));
     if (!body.empty()) {
       headers.add("content-length", std::to_string(body.size()));
@@ -346,14 +346,16 @@ class Callout : public UpstreamCallbacks, public DeferredDeletable {
   std::unique_ptr<Timer> timeout_;
 };
 
-std::unique_ptr<HeaderMap> requestHeaders(const nv_module_header* headers, size_t n) {
-  auto map = std::make_unique<HeaderMap>();
+// kind: request headers or trailers (their inline headers differ, as in Envoy).
+std::unique_ptr<HeaderMap> requestHeaders(const nv_module_header* headers, size_t n,
+                                          HeaderMap::Kind kind = HeaderMap::Kind::RequestHeaders) {
+  auto map = std::make_unique<HeaderMap>(kind);
   for (size_t i = 0; i < n; i++) {
     map->add(HeaderMap::lower(std::string_view(headers[i].key_ptr ? headers[i].key_ptr : "", headers[i].key_length)),
              std::string_view(headers[i].value_ptr ? headers[i].value_ptr : "", headers[i].value_length));
   }
   // Envoy's Host() is :authority; an HTTP/1-style host header is taken as it.
-  if (map->get(":authority") == nullptr) {
+  if (kind == HeaderMap::Kind::RequestHeaders && map->get(":authority") == nullptr) {
     if (const std::string* host = map->get("host")) {
       std::string value = *host;
       map->remove("host");
@@ -453,7 +455,7 @@ NV_EXPORT bool envoy_dynamic_module_callback_http_stream_send_trailers(nv_filter
   if (slot == nullptr) return false;
   try {
     Callout* callout = findCallout(slot, stream_id);
-    return callout != nullptr && callout->sendTrailers(requestHeaders(trailers, trailers_size));
+    return callout != nullptr && callout->sendTrailers(requestHeaders(trailers, trailers_size, HeaderMap::Kind::RequestTrailers));
   } catch (...) {
     return false;
   }
