@@ -105,11 +105,6 @@ class WorkerEnv {
   bool dead() const { return watchdog_slot_ != nullptr && watchdog_slot_->env_stopped.load(std::memory_order_acquire); }
   // L: the CPU budget of the JS run in progress (nested runs keep the outer budget's start).
   Watchdog::Slot* watchdogSlot() const { return watchdog_slot_; }
-  // W: a hook's CPU budget here: ten times the filter's for the environment's first hooks, which
-  // pay for compiling the filter's code (and its libraries') on first use.
-  uint32_t hookBudget(uint32_t budget_ms) {
-    return hook_runs_ < kWarmHooks ? (hook_runs_++, budget_ms * 10) : budget_ms;
-  }
   uint32_t liveStreams() const { return table_.live(); }
   // W: the worker lets this (dead) environment's isolate go, so it never holds two environments'
   // isolates at once (V8 isolate entry must nest): done before its replacement is made.
@@ -179,8 +174,6 @@ class WorkerEnv {
 
   LoopPoller poller_;
   Watchdog::Slot* watchdog_slot_ = nullptr;
-  static constexpr uint32_t kWarmHooks = 64;
-  uint32_t hook_runs_ = 0;  // W
   std::vector<std::unique_ptr<FilterInstance>> orphans_;  // W/M; released in the destructor
   std::deque<int64_t> drain_stops_;  // L: watchdog ticks of recent drain stops
 };
