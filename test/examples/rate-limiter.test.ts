@@ -17,7 +17,7 @@ t.test('the limit holds across workers; routes override it', (t) =>
     const proxy = await startProxy(
       target,
       bootstrap({
-        filters: [nodevoyFilter({ name: 'rate-limiter', bundle, config: { limit: 20, clientHeader: 'x-api-key' } })],
+        filters: [nodevoyFilter({ name: 'rate-limiter', bundle, config: { limit: 20, clientHeader: 'x-api-key', windowMs: 3_600_000 } })], // an hour: no window edge mid-test
         routes: [
           { prefix: '/free', directResponse: { status: 200, body: 'free' }, perFilter: { 'rate-limiter': { module: 'nodevoy', filterName: 'rate-limiter', config: { config: { disabled: true } } } } },
           { prefix: '/strict', directResponse: { status: 200, body: 'strict' }, perFilter: { 'rate-limiter': { module: 'nodevoy', filterName: 'rate-limiter', config: { config: { limit: 2 } } } } },
