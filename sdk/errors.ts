@@ -13,6 +13,8 @@ export type RuntimeErrorCode =
   | 'NODEVOY_ERR_STREAM_COMPLETE'
   | 'NODEVOY_ERR_NOT_ALLOWED'
   | 'NODEVOY_ERR_INVALID_STATE'
+  | 'NODEVOY_ERR_CALLOUT_FAILED'
+  | 'NODEVOY_ERR_UNSUPPORTED'
 
 /** Codes of the errors the tools raise: `nodevoy build`/`dev`/`config`, and startFilter of `nodevoy/devhost`. */
 export type ToolErrorCode =
@@ -44,6 +46,8 @@ function hasCode(value: unknown, code: ErrorCode): boolean {
  * - `NODEVOY_ERR_NOT_ALLOWED`: a `process` call that would stop or take over the proxy
  *   (`process.kill` of the proxy, `process.abort`, signal listeners, native addons, ...).
  * - `NODEVOY_ERR_INVALID_STATE`: a call the stream's current state does not allow.
+ * - `NODEVOY_ERR_CALLOUT_FAILED`: a callout through an Envoy cluster failed ({@link CalloutError}).
+ * - `NODEVOY_ERR_UNSUPPORTED`: the running Envoy lacks what the call needs (an older release).
  *
  * The tools' codes (`nodevoy build`/`dev`/`config`, startFilter of `nodevoy/devhost`):
  * - `NODEVOY_ERR_BUILD_FAILED`: bundling failed (a syntax error, an import that does not resolve).
@@ -125,5 +129,30 @@ export class ConfigError extends NodevoyError {
   /** Matches by `code`, so errors from another copy of the SDK or from native code match too. */
   static override [Symbol.hasInstance](value: unknown): boolean {
     return hasCode(value, 'NODEVOY_ERR_INVALID_CONFIG')
+  }
+}
+
+/**
+ * A callout through an Envoy cluster (`stream.fetch`) failed. `reason` says how:
+ * - Envoy refused to start it: `cluster_not_found` (no cluster of that name),
+ *   `missing_required_headers` (no :method, :path or host), `cannot_create_request`;
+ * - it failed after it started: `reset` (a one-shot callout reset), `reset:<why>` (a streamed one,
+ *   e.g. `reset:local_reset`), `exceed_response_buffer_limit` (a one-shot response over Envoy's
+ *   limit), `no_response`, `invalid_response`.
+ *
+ * An upstream that cannot be reached or answers too late is not an error: Envoy answers 503 or 504
+ * itself, as it does for proxied requests, and that is the callout's response.
+ */
+export class CalloutError extends NodevoyError {
+  /** How the callout failed (see the class description). */
+  readonly reason: string
+  constructor(reason: string, message: string) {
+    super('NODEVOY_ERR_CALLOUT_FAILED', message)
+    this.name = 'CalloutError'
+    this.reason = reason
+  }
+  /** Matches by `code`, so errors from another copy of the SDK or from native code match too. */
+  static override [Symbol.hasInstance](value: unknown): boolean {
+    return hasCode(value, 'NODEVOY_ERR_CALLOUT_FAILED')
   }
 }

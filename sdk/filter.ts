@@ -1,3 +1,4 @@
+import { Background, type BackgroundFunction, type BackgroundTask, type EveryOptions } from './background.js'
 import { ConfigError, NodevoyError } from './errors.js'
 import type { BodyChunk } from './body.js'
 import type { RequestHeaderMap, ResponseHeaderMap, TrailerMap } from './headers.js'
@@ -6,8 +7,11 @@ import { FILTER_BRAND_SYMBOL, type FilterBrand } from './internal/brand.js'
 import { LogLevelValue } from './internal/contract.js'
 import { describe } from './internal/describe.js'
 import { createDispatcher, hookMask, withLogContext } from './internal/dispatcher.js'
-import { LOG_LEVELS } from './internal/stream-state.js'
+import { clockOf } from './internal/clock.js'
+import { LOG_LEVELS, StreamState } from './internal/stream-state.js'
+import { checkMetricsSpec, createMetrics, declarationRows, type Metrics, type MetricsSpec } from './metrics.js'
 import { isStandardSchema, toConfigIssue, type InferConfig, type StandardSchemaV1 } from './schema.js'
+import { createSharedState, type SharedState } from './shared.js'
 import type { LogLevel, Stream } from './stream.js'
 
 /**
@@ -65,8 +69,11 @@ export interface FilterHooks {
  */
 export type FilterClass = new (stream: Stream) => Omit<FilterHooks, 'onDestroy'>
 
-/** Context given to `create`: where this instance of the filter runs. */
-export interface FilterContext {
+/**
+ * Context given to `create`: where this instance of the filter runs, and what it can use besides
+ * the stream — its metrics, the state shared by every worker, its per-route config, background work.
+ */
+export interface FilterContext<RouteView = unknown, M extends MetricsSpec = MetricsSpec> {
   /** Index of the Envoy worker whose Node environment runs this instance (-1: config validation). */
   workerIndex: number
   /** Logs through Envoy's `dynamic_modules` logger, tagged with the filter name. */
@@ -77,6 +84,37 @@ export interface FilterContext {
    * Module-level state stays.
    */
   onDestroy(callback: () => void): void
+  /**
+   * The metrics declared in `defineFilter({ metrics })`, by name. Updated from a hook they go through
+   * the stream; from anywhere else (background work, code after an `await`) config-level — on Envoy
+   * v1.38, which has no config-level updates, those wait for the config's next stream.
+   * An undeclared name, missing or extra labels, or a label value outside its declared list throws.
+   */
+  readonly metrics: Metrics<M>
+  /** State shared by every worker of the proxy (counters, caches), with atomic operations. */
+  readonly shared: SharedState
+  /**
+   * The config for this stream's route: `mergeRouteConfig(config, route)` of the filter's config and
+   * the most specific per-route config Envoy has for this filter on the stream's route (route, else
+   * virtual host; undefined when it has none). Computed once per route config in each worker.
+   */
+  routeConfig(stream: Stream): RouteView
+  /**
+   * Runs `task` every `intervalMs` milliseconds on this worker's Node environment, with or without
+   * traffic, until the config goes away (or `stop()`). A run still in progress when the next is due
+   * skips that one; a failed run is logged and counted (nodevoy_uncaught_errors). Not started while
+   * the config is only being validated (workerIndex -1).
+   */
+  every(intervalMs: number, task: BackgroundFunction, options?: EveryOptions): BackgroundTask
+  /** Runs `task` once after `delayMs` milliseconds (as {@link FilterContext.every}). */
+  after(delayMs: number, task: BackgroundFunction): BackgroundTask
+  /** Aborted when this config goes away: pass it to work started outside hooks (`fetch`, streams). */
+  readonly signal: AbortSignal
+  /**
+   * Milliseconds since the epoch: `Date.now()` in Envoy, the fake clock in the testing kit (use it
+   * for time windows, so tests can move time).
+   */
+  now(): number
 }
 
 // Every hook name FilterHooks declares (a hook added there must be added here: the Record type
@@ -94,7 +132,12 @@ const HOOK_NAMES: Record<keyof FilterHooks, true> = {
 }
 
 /** A filter's definition, as written by its author. */
-export interface FilterDefinition<Schema extends StandardSchemaV1 = StandardSchemaV1<unknown>> {
+export interface FilterDefinition<
+  Schema extends StandardSchemaV1 = StandardSchemaV1<unknown>,
+  RouteSchema extends StandardSchemaV1 = StandardSchemaV1<unknown>,
+  RouteView = InferConfig<Schema>,
+  M extends MetricsSpec = MetricsSpec,
+> {
   /** The filter's name; the Envoy config selects it with `"filter": "<name>"`. */
   name: string
   /**
@@ -104,23 +147,85 @@ export interface FilterDefinition<Schema extends StandardSchemaV1 = StandardSche
    */
   config?: Schema
   /**
+   * A schema (any Standard Schema, as `config`) for the filter's per-route config: Envoy's
+   * typed_per_filter_config on a route or virtual host, `filter_config: {"config": {...}}`. Envoy
+   * refuses a route config it rejects when the route loads, naming the field. Without it, per-route
+   * configs are refused.
+   */
+  routeConfig?: RouteSchema
+  /**
+   * Merges the filter's config with a route's config into what `context.routeConfig(stream)` gives;
+   * `route` is undefined for routes without a per-route config. Computed once per route config in
+   * each worker. Default: `{ ...config, ...route }` for objects, the config alone without a route config.
+   */
+  mergeRouteConfig?(config: InferConfig<Schema>, route: InferConfig<RouteSchema> | undefined): RouteView
+  /**
+   * The filter's metrics, by name: counters, gauges and histograms, with labels. Envoy defines them
+   * when it creates the filter's config; they appear in `/stats` as `<metrics_namespace>.<name>`
+   * (default namespace `dynamicmodulescustom`).
+   *
+   * @example
+   * metrics: {
+   *   requests: { type: 'counter', labels: { decision: ['allow', 'deny'] } },
+   *   latency_ms: { type: 'histogram' },
+   * }
+   */
+  metrics?: M
+  /**
    * Sets the filter up for a validated config. Called once per Envoy worker (each has its own Node
    * environment), before traffic, and once more to validate the config: put expensive per-config
    * setup here (parsed keys, clients). Returns the hooks — an object shared by the worker's streams,
    * or a class ({@link FilterClass}) instantiated once per stream for per-request state.
    */
-  create(config: InferConfig<Schema>, context: FilterContext): FilterHooks | FilterClass
+  create(config: InferConfig<Schema>, context: FilterContext<RouteView, M>): FilterHooks | FilterClass
 }
 
 /** A filter made by {@link defineFilter}: export it (default or named) from the bundle's entry. */
-export interface Filter<Schema extends StandardSchemaV1 = StandardSchemaV1<unknown>> {
+export interface Filter<
+  Schema extends StandardSchemaV1 = StandardSchemaV1<unknown>,
+  RouteSchema extends StandardSchemaV1 = StandardSchemaV1<unknown>,
+  RouteView = InferConfig<Schema>,
+  M extends MetricsSpec = MetricsSpec,
+> {
   /** The filter's name, as given to defineFilter. */
   readonly name: string
   /** The definition it was made from (for tools and tests). */
-  readonly definition: FilterDefinition<Schema>
+  readonly definition: FilterDefinition<Schema, RouteSchema, RouteView, M>
   /** @internal */
   readonly [FILTER_BRAND_SYMBOL]: FilterBrand
 }
+
+/** Validates `raw` with a Standard Schema, synchronously; throws a ConfigError with paths under `prefix`. */
+function validateWith(name: string, schema: StandardSchemaV1, raw: unknown, prefix: (string | number)[], what: string): unknown {
+  const result = schema['~standard'].validate(raw)
+  if (result instanceof Promise) {
+    result.catch(() => {})  // nobody can wait for it; the error below says why
+    throw new NodevoyError(
+      'NODEVOY_ERR_INVALID_ARGUMENT',
+      `filter "${name}": its ${what} schema validates asynchronously (it returned a Promise), but Envoy loads ` +
+        'configs synchronously: use a schema without async checks (e.g. no async refine)',
+    )
+  }
+  if (result.issues) {
+    throw new ConfigError(
+      name,
+      result.issues.map((issue) => {
+        const converted = toConfigIssue(issue)
+        return { ...converted, path: [...prefix, ...converted.path] }
+      }),
+    )
+  }
+  return result.value
+}
+
+function defaultMerge(config: unknown, route: unknown): unknown {
+  if (route === undefined) return config
+  const isObject = (v: unknown) => v !== null && typeof v === 'object' && !Array.isArray(v)
+  return isObject(config) && isObject(route) ? { ...(config as object), ...(route as object) } : route
+}
+
+/** Per-route views kept per config per environment (route configs come and go with route tables). */
+const ROUTE_VIEWS_KEPT = 64
 
 /**
  * Defines an Envoy HTTP filter written in TypeScript.
@@ -136,49 +241,72 @@ export interface Filter<Schema extends StandardSchemaV1 = StandardSchemaV1<unkno
  *   }),
  * })
  */
-export function defineFilter<Schema extends StandardSchemaV1 = StandardSchemaV1<unknown>>(
-  definition: FilterDefinition<Schema>,
-): Filter<Schema> {
+export function defineFilter<
+  Schema extends StandardSchemaV1 = StandardSchemaV1<unknown>,
+  RouteSchema extends StandardSchemaV1 = StandardSchemaV1<unknown>,
+  RouteView = InferConfig<Schema>,
+  const M extends MetricsSpec = {},
+>(definition: FilterDefinition<Schema, RouteSchema, RouteView, M>): Filter<Schema, RouteSchema, RouteView, M> {
   if (typeof definition?.name !== 'string' || definition.name === '') {
     throw new NodevoyError('NODEVOY_ERR_INVALID_ARGUMENT', 'defineFilter: `name` must be a non-empty string')
   }
   if (typeof definition.create !== 'function') {
     throw new NodevoyError('NODEVOY_ERR_INVALID_ARGUMENT', `defineFilter(${definition.name}): \`create\` must be a function`)
   }
-  if (definition.config !== undefined && !isStandardSchema(definition.config)) {
-    throw new NodevoyError(
-      'NODEVOY_ERR_INVALID_ARGUMENT',
-      `defineFilter(${definition.name}): \`config\` must be a Standard Schema (an object with ['~standard'].validate), ` +
-        'e.g. a zod (3.24+), valibot (1+) or arktype (2+) schema',
-    )
+  for (const field of ['config', 'routeConfig'] as const) {
+    if (definition[field] !== undefined && !isStandardSchema(definition[field])) {
+      throw new NodevoyError(
+        'NODEVOY_ERR_INVALID_ARGUMENT',
+        `defineFilter(${definition.name}): \`${field}\` must be a Standard Schema (an object with ['~standard'].validate), ` +
+          'e.g. a zod (3.24+), valibot (1+) or arktype (2+) schema',
+      )
+    }
+  }
+  if (definition.mergeRouteConfig !== undefined && typeof definition.mergeRouteConfig !== 'function') {
+    throw new NodevoyError('NODEVOY_ERR_INVALID_ARGUMENT', `defineFilter(${definition.name}): \`mergeRouteConfig\` must be a function`)
   }
   const name = definition.name
+  const declarations = checkMetricsSpec(name, definition.metrics)
+  // A route's config (JSON) checked and parsed by the routeConfig schema; throws a ConfigError.
+  const parseRoute = (routeJson: string): unknown => {
+    let raw: unknown
+    try {
+      raw = JSON.parse(routeJson)
+    } catch {
+      throw new ConfigError(name, [{ path: ['filter_config', 'config'], message: 'the per-route config is not JSON' }])
+    }
+    if (!definition.routeConfig) {
+      throw new ConfigError(name, [
+        { path: ['filter_config', 'config'], message: `filter "${name}" takes no per-route config (its definition has no routeConfig schema)` },
+      ])
+    }
+    return validateWith(name, definition.routeConfig, raw, ['filter_config', 'config'], 'routeConfig')
+  }
   const brand: FilterBrand = {
     name,
-    instantiate(binding: NativeBinding, configJson: string, _filterId: number, settleTimeoutMs: number) {
+    validateRouteConfig(routeJson: string) {
+      parseRoute(routeJson)
+    },
+    instantiate(binding: NativeBinding, configJson: string, filterId: number, settleTimeoutMs: number) {
       let raw: unknown
       try {
         raw = JSON.parse(configJson)
       } catch {
         throw new ConfigError(name, [{ path: [], message: 'the config is not JSON' }])
       }
-      let config: unknown = raw
-      if (definition.config) {
-        const result = definition.config['~standard'].validate(raw)
-        if (result instanceof Promise) {
-          result.catch(() => {})  // nobody can wait for it; the error below says why
-          throw new NodevoyError(
-            'NODEVOY_ERR_INVALID_ARGUMENT',
-            `filter "${name}": its config schema validates asynchronously (it returned a Promise), but Envoy loads ` +
-              'configs synchronously: use a schema without async checks (e.g. no async refine)',
-          )
-        }
-        if (result.issues) throw new ConfigError(name, result.issues.map(toConfigIssue))
-        config = result.value
-      }
+      const config: unknown = definition.config ? validateWith(name, definition.config, raw, [], 'config') : raw
+      // Defined in Envoy now when this is the config's validation (inside config_new), else checked.
+      binding.declareMetrics(filterId, declarationRows(declarations))
+      const metrics = createMetrics(binding, name, filterId, declarations)
       const workerIndex = binding.workerIndex()
       const destroyCallbacks: (() => void)[] = []
-      const context: FilterContext = {
+      const clock = clockOf(binding)
+      const background = new Background((message) => binding.uncaught(`nodevoy: filter '${name}' ${message}`), workerIndex >= 0, clock)
+      destroyCallbacks.push(() => background.dispose())
+      // Per-route views, by route config id (ids are never reused), newest last.
+      const routeViews = new Map<number, unknown>()
+      const merge = (definition.mergeRouteConfig ?? defaultMerge) as (c: unknown, r: unknown) => unknown
+      const context: FilterContext<RouteView, M> = {
         workerIndex,
         log: (level, message) => binding.log(LOG_LEVELS[level] ?? LogLevelValue.Info, `[${name}] ${message}`),
         onDestroy: (callback) => {
@@ -187,16 +315,40 @@ export function defineFilter<Schema extends StandardSchemaV1 = StandardSchemaV1<
           }
           destroyCallbacks.push(callback)
         },
+        metrics: metrics.handles as Metrics<M>,
+        shared: createSharedState(binding),
+        routeConfig: (stream: Stream): RouteView => {
+          if (!(stream instanceof StreamState)) {
+            throw new NodevoyError('NODEVOY_ERR_INVALID_ARGUMENT', 'context.routeConfig: pass the stream a hook received')
+          }
+          const link = StreamState.link(stream)
+          link.check()
+          // Route config ids start at 1; 0 stands for "this route has none".
+          const [id, routeJson] = binding.routeConfig(link.token) ?? [0, undefined]
+          if (routeViews.has(id)) return routeViews.get(id) as RouteView
+          const view = merge(config, routeJson === undefined ? undefined : parseRoute(routeJson))
+          routeViews.set(id, view)
+          if (routeViews.size > ROUTE_VIEWS_KEPT) routeViews.delete(routeViews.keys().next().value as number)
+          return view as RouteView
+        },
+        every: (intervalMs, task, options) => background.every(intervalMs, task, options),
+        after: (delayMs, task) => background.after(delayMs, task),
+        get signal() {
+          return background.signal
+        },
+        now: () => clock.now(),
       }
       const created = withLogContext({ logPrefix: () => `[${name}]` }, () => definition.create(config as InferConfig<Schema>, context)) as FilterHooks | FilterClass
       if (typeof created === 'function') {
         if (!created.prototype || hookMask(created.prototype) === 0) {
+          background.dispose()
           throw new NodevoyError(
             'NODEVOY_ERR_INVALID_ARGUMENT',
             `filter "${name}": create() returned a function that is not a class with hook methods (onRequestHeaders, ...)`,
           )
         }
       } else if (created === null || typeof created !== 'object') {
+        background.dispose()
         throw new NodevoyError('NODEVOY_ERR_INVALID_ARGUMENT', `filter "${name}": create() must return an object of hooks or a class`)
       } else if (typeof created.onDestroy === 'function') {
         destroyCallbacks.push(() => created.onDestroy!())
@@ -217,7 +369,7 @@ export function defineFilter<Schema extends StandardSchemaV1 = StandardSchemaV1<
           }
         }
       }
-      return createDispatcher(binding, name, created, onDestroy, settleTimeoutMs)
+      return createDispatcher(binding, name, created, { onDestroy, configId: filterId, beforeHook: metrics.flushPending, settleTimeoutMs })
     },
   }
   return Object.freeze({ name, definition, [FILTER_BRAND_SYMBOL]: brand })

@@ -63,14 +63,33 @@ export interface ResponseHeaderMap extends HeaderMap {
 
 /** ASCII lower-casing: header names are ASCII tokens; `toLowerCase()` would map e.g. U+212A to `k`. */
 export function lowerAscii(name: string): string {
-  return /[A-Z]/.test(name) ? name.replace(/[A-Z]+/g, (upper) => upper.toLowerCase()) : name
+  // A loop over char codes: the common case (already lower-case) allocates nothing and runs no regex.
+  for (let i = 0; i < name.length; i++) {
+    const c = name.charCodeAt(i)
+    if (c >= 65 && c <= 90) return name.replace(/[A-Z]+/g, (upper) => upper.toLowerCase())
+  }
+  return name
+}
+
+/** Separators of the map string libnodevoy returns: "\0name\x01value" per entry (names are tokens, values have no NUL). */
+const ENTRY = '\0'
+const VALUE = '\x01'
+
+/** Whether key can be searched for in the joined map (no separator in it; such a name matches nothing anyway). */
+function searchable(key: string): boolean {
+  return key.indexOf(ENTRY) < 0 && key.indexOf(VALUE) < 0
 }
 
 export class HeaderMapImpl implements HeaderMap {
   #binding: NativeBinding
   #link: StreamLink
   #type: HeaderMapType
-  /** [name, value, name, value, ...] once read. */
+  /**
+   * The map as libnodevoy returned it, until the first write or listing: reads search it (no
+   * per-header strings are made for headers nobody asks for).
+   */
+  #joined: string | undefined
+  /** [name, value, name, value, ...] once listed or written. */
   #parts: string[] | undefined
 
   constructor(binding: NativeBinding, link: StreamLink, type: HeaderMapType) {
@@ -79,18 +98,44 @@ export class HeaderMapImpl implements HeaderMap {
     this.#type = type
   }
 
-  #load(): string[] {
+  #loadJoined(): string | undefined {
     this.#link.check()
+    if (this.#parts !== undefined) return undefined
+    return (this.#joined ??= this.#binding.getHeaders(this.#link.token, this.#type))
+  }
+
+  #load(): string[] {
+    const joined = this.#loadJoined()
     if (this.#parts === undefined) {
-      const joined = this.#binding.getHeaders(this.#link.token, this.#type)
-      this.#parts = joined === '' ? [] : joined.split('\0')
+      const parts: string[] = []
+      // Entries start with ENTRY; the name ends at the first VALUE (a value may hold VALUE bytes).
+      for (let start = 0; start < joined!.length; ) {
+        let end = joined!.indexOf(ENTRY, start + 1)
+        if (end < 0) end = joined!.length
+        const split = joined!.indexOf(VALUE, start + 1)
+        parts.push(joined!.slice(start + 1, split), joined!.slice(split + 1, end))
+        start = end
+      }
+      this.#parts = parts
+      this.#joined = undefined
     }
     return this.#parts
   }
 
+  /** The first value of key in the joined map, or undefined. */
+  static #search(joined: string, key: string): string | undefined {
+    const at = joined.indexOf(ENTRY + key + VALUE)
+    if (at < 0) return undefined
+    const start = at + key.length + 2
+    const end = joined.indexOf(ENTRY, start)
+    return end < 0 ? joined.slice(start) : joined.slice(start, end)
+  }
+
   get(name: string): string | undefined {
     const key = lowerAscii(String(name))  // reads need no validation: an invalid name matches nothing
-    const parts = this.#load()
+    const joined = this.#loadJoined()
+    if (joined !== undefined) return searchable(key) ? HeaderMapImpl.#search(joined, key) : undefined
+    const parts = this.#parts!
     for (let i = 0; i < parts.length; i += 2) if (parts[i] === key) return parts[i + 1]
     return undefined
   }
@@ -109,10 +154,11 @@ export class HeaderMapImpl implements HeaderMap {
 
   // Writes: libnodevoy checks the name and value where it makes their bytes (a token name, a value
   // without NUL/CR/LF, no code unit above U+00FF) and throws NODEVOY_ERR_INVALID_ARGUMENT; the cache
-  // changes only after Envoy took the write.
+  // changes only after Envoy took the write. A map never read is not read for a write.
   set(name: string, value: string): void {
     this.#link.check()
     this.#binding.setHeader(this.#link.token, this.#type, name, value)
+    if (this.#joined !== undefined) this.#load()
     if (this.#parts !== undefined) {
       const key = lowerAscii(name)
       this.#drop(key)
@@ -123,12 +169,14 @@ export class HeaderMapImpl implements HeaderMap {
   add(name: string, value: string): void {
     this.#link.check()
     this.#binding.addHeader(this.#link.token, this.#type, name, value)
+    if (this.#joined !== undefined) this.#load()
     this.#parts?.push(lowerAscii(name), value)
   }
 
   remove(name: string): void {
     this.#link.check()
     this.#binding.setHeader(this.#link.token, this.#type, name, null)
+    if (this.#joined !== undefined) this.#load()
     if (this.#parts !== undefined) this.#drop(lowerAscii(name))
   }
 

@@ -9,7 +9,11 @@ export type { HeaderMap, RequestHeaderMap, ResponseHeaderMap, TrailerMap } from 
 export type { Body, BodyChunk, BodyData } from './body.js'
 export type { FilterState, Metadata, MetadataSource, MetadataValue, StreamInfo } from './info.js'
 export type { Callbacks, DataPathStats, LogLevel, ReplyHeaders, Stream, StreamSide } from './stream.js'
-export { ConfigError, NodevoyError, StreamGoneError, WrongThreadError } from './errors.js'
+export type { Counter, Gauge, Histogram, LabelsOf, LabelValues, LabelValuesSpec, MetricArgs, Metrics, MetricSpec, MetricsSpec } from './metrics.js'
+export type { SharedState, SharedValue, SharedWriteOptions } from './shared.js'
+export type { CalloutBody, CalloutHeaders, CalloutInit, CalloutResponse, ResponseHeaders } from './fetch.js'
+export type { BackgroundFunction, BackgroundTask, EveryOptions } from './background.js'
+export { CalloutError, ConfigError, NodevoyError, StreamGoneError, WrongThreadError } from './errors.js'
 export type { ConfigIssue, ErrorCode, RuntimeErrorCode, ToolErrorCode } from './errors.js'
 export type {
   InferConfig,

@@ -1,4 +1,5 @@
 import type { Body } from './body.js'
+import type { CalloutInit, CalloutResponse } from './fetch.js'
 import type { RequestHeaderMap, ResponseHeaderMap, TrailerMap } from './headers.js'
 import type { FilterState, Metadata, StreamInfo } from './info.js'
 
@@ -48,6 +49,20 @@ export interface Stream {
    * started for it (`fetch(url, { signal: stream.signal })`, timers) can stop with it.
    */
   readonly signal: AbortSignal
+  /**
+   * Sends a request to an Envoy cluster (by its name in the Envoy config) and resolves with the
+   * response, like `fetch`: Envoy's load balancing, TLS, circuit breaking and cluster stats apply.
+   * `input` is a path (`/verify?token=1`) or an absolute URL (its host becomes `:authority`). The
+   * response body streams (`response.body`, `await response.json()`); `response.trailers` has the
+   * trailers. The callout is aborted when the stream ends, and by `init.signal`.
+   * Rejects with a {@link CalloutError} when Envoy refuses it (unknown cluster, missing headers)
+   * or resets it; an unreachable upstream is Envoy's 503 response, a timeout its 504.
+   *
+   * @example
+   * const res = await stream.fetch('auth', '/verify', { headers: { authorization: token } })
+   * if (res.status !== 200) stream.sendLocalReply(401, 'denied')
+   */
+  fetch(cluster: string, input: string | URL, init?: CalloutInit): Promise<CalloutResponse>
   /** Makes Envoy route the request again after its headers changed (a rewritten `:path`, say). */
   clearRouteCache(): void
   /**

@@ -278,6 +278,13 @@ nv_local_reply_status envoy_dynamic_module_on_http_filter_local_reply(nv_filter_
                                                                       uint32_t response_code,
                                                                       nv_envoy_buffer details,
                                                                       bool reset_imminent) NV_NOEXCEPT;
+/* The thread that issued the config-level callout (M). */
+void envoy_dynamic_module_on_http_filter_config_http_callout_done(nv_config_envoy_ptr config_envoy,
+                                                                  nv_config_module_ptr config_module,
+                                                                  uint64_t callout_id, nv_http_callout_result result,
+                                                                  nv_envoy_header* headers, size_t headers_size,
+                                                                  nv_envoy_buffer* body_chunks,
+                                                                  size_t body_chunks_size) NV_NOEXCEPT;
 /* M. */
 void envoy_dynamic_module_on_http_filter_config_scheduled(nv_config_envoy_ptr config_envoy,
                                                           nv_config_module_ptr config_module, uint64_t event_id) NV_NOEXCEPT;
@@ -385,6 +392,44 @@ nv_metrics_result envoy_dynamic_module_callback_http_filter_record_histogram_val
 nv_metrics_result envoy_dynamic_module_callback_http_filter_config_increment_counter(
     nv_config_envoy_ptr config_envoy, size_t id, nv_module_buffer* label_values, size_t label_values_length,
     uint64_t value) NV_NOEXCEPT;
+
+/* Config-level gauge and histogram updates (A), the same shape as the counter's. Newer than
+ * config_increment_counter (envoy-abi.md §3; absent in v1.38): resolve them optionally. */
+nv_metrics_result envoy_dynamic_module_callback_http_filter_config_increment_gauge(
+    nv_config_envoy_ptr config_envoy, size_t id, nv_module_buffer* label_values, size_t label_values_length,
+    uint64_t value) NV_NOEXCEPT;
+nv_metrics_result envoy_dynamic_module_callback_http_filter_config_decrement_gauge(
+    nv_config_envoy_ptr config_envoy, size_t id, nv_module_buffer* label_values, size_t label_values_length,
+    uint64_t value) NV_NOEXCEPT;
+nv_metrics_result envoy_dynamic_module_callback_http_filter_config_set_gauge(
+    nv_config_envoy_ptr config_envoy, size_t id, nv_module_buffer* label_values, size_t label_values_length,
+    uint64_t value) NV_NOEXCEPT;
+nv_metrics_result envoy_dynamic_module_callback_http_filter_config_record_histogram_value(
+    nv_config_envoy_ptr config_envoy, size_t id, nv_module_buffer* label_values, size_t label_values_length,
+    uint64_t value) NV_NOEXCEPT;
+
+/* HTTP callouts through a cluster (W, inside a hook). The headers must have :method, :path and
+ * host/:authority. Envoy assigns the id. One-shot: the whole response arrives in
+ * on_http_filter_http_callout_done. Streamed: on_http_filter_http_stream_* events; the module sends
+ * more body and trailers, or resets it (which calls on_http_filter_http_stream_reset at once).
+ * A timeout of 0 means none. Callouts of a destroyed filter are cancelled without events. */
+nv_http_callout_init_result envoy_dynamic_module_callback_http_filter_http_callout(
+    nv_filter_envoy_ptr filter_envoy, uint64_t* callout_id_out, nv_module_buffer cluster_name, nv_module_header* headers,
+    size_t headers_size, nv_module_buffer body, uint64_t timeout_milliseconds) NV_NOEXCEPT;
+nv_http_callout_init_result envoy_dynamic_module_callback_http_filter_start_http_stream(
+    nv_filter_envoy_ptr filter_envoy, uint64_t* stream_id_out, nv_module_buffer cluster_name, nv_module_header* headers,
+    size_t headers_size, nv_module_buffer body, bool end_stream, uint64_t timeout_milliseconds) NV_NOEXCEPT;
+bool envoy_dynamic_module_callback_http_stream_send_data(nv_filter_envoy_ptr filter_envoy, uint64_t stream_id,
+                                                         nv_module_buffer data, bool end_stream) NV_NOEXCEPT;
+bool envoy_dynamic_module_callback_http_stream_send_trailers(nv_filter_envoy_ptr filter_envoy, uint64_t stream_id,
+                                                             nv_module_header* trailers, size_t trailers_size) NV_NOEXCEPT;
+void envoy_dynamic_module_callback_http_filter_reset_http_stream(nv_filter_envoy_ptr filter_envoy,
+                                                                 uint64_t stream_id) NV_NOEXCEPT;
+/* Config-level one-shot callout: issue it on the main thread (from on_http_filter_config_scheduled);
+ * on_http_filter_config_http_callout_done runs on that thread. */
+nv_http_callout_init_result envoy_dynamic_module_callback_http_filter_config_http_callout(
+    nv_config_envoy_ptr config_envoy, uint64_t* callout_id_out, nv_module_buffer cluster_name,
+    nv_module_header* headers, size_t headers_size, nv_module_buffer body, uint64_t timeout_milliseconds) NV_NOEXCEPT;
 
 /* Dynamic metadata. */
 void envoy_dynamic_module_callback_http_set_dynamic_metadata_number(nv_filter_envoy_ptr filter_envoy,

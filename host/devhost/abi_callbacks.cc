@@ -140,6 +140,9 @@ nv_metrics_result updateMetric(FilterConfig* config, ModuleMetric::Kind kind, si
     std::vector<std::string> values;
     for (size_t i = 0; i < n; i++) values.emplace_back(view(label_values[i]));
     std::string stat = config->metricStatName(metric, values);
+    std::vector<std::pair<std::string, std::string>> tags;
+    for (size_t i = 0; i < n; i++) tags.emplace_back(metric.label_names[i], values[i]);
+    stats().tag(stat, config->metricStatName(metric, {}), tags);  // for /stats/prometheus
     if (kind == ModuleMetric::Kind::Counter) counter = &stats().counter(stat);
     if (kind == ModuleMetric::Kind::Gauge) gauge = &stats().gauge(stat);
     if (kind == ModuleMetric::Kind::Histogram) histogram = &stats().histogram(stat);
@@ -618,6 +621,36 @@ NV_EXPORT nv_metrics_result envoy_dynamic_module_callback_http_filter_config_inc
   } catch (...) {
     return NV_METRICS_NOT_FOUND;
   }
+}
+
+// Any thread. Config-level gauge and histogram updates (issue 10: background work).
+static nv_metrics_result configMetric(nv_config_envoy_ptr ce, ModuleMetric::Kind kind, size_t id,
+                                      nv_module_buffer* labels, size_t n, uint64_t value, MetricOp op) noexcept {
+  try {
+    return updateMetric(configFromEnvoyPtr(ce), kind, id, labels, n, value, op);
+  } catch (...) {
+    return NV_METRICS_NOT_FOUND;
+  }
+}
+
+NV_EXPORT nv_metrics_result envoy_dynamic_module_callback_http_filter_config_increment_gauge(
+    nv_config_envoy_ptr ce, size_t id, nv_module_buffer* labels, size_t n, uint64_t value) noexcept {
+  return configMetric(ce, ModuleMetric::Kind::Gauge, id, labels, n, value, MetricOp::Add);
+}
+
+NV_EXPORT nv_metrics_result envoy_dynamic_module_callback_http_filter_config_decrement_gauge(
+    nv_config_envoy_ptr ce, size_t id, nv_module_buffer* labels, size_t n, uint64_t value) noexcept {
+  return configMetric(ce, ModuleMetric::Kind::Gauge, id, labels, n, value, MetricOp::Subtract);
+}
+
+NV_EXPORT nv_metrics_result envoy_dynamic_module_callback_http_filter_config_set_gauge(
+    nv_config_envoy_ptr ce, size_t id, nv_module_buffer* labels, size_t n, uint64_t value) noexcept {
+  return configMetric(ce, ModuleMetric::Kind::Gauge, id, labels, n, value, MetricOp::Set);
+}
+
+NV_EXPORT nv_metrics_result envoy_dynamic_module_callback_http_filter_config_record_histogram_value(
+    nv_config_envoy_ptr ce, size_t id, nv_module_buffer* labels, size_t n, uint64_t value) noexcept {
+  return configMetric(ce, ModuleMetric::Kind::Histogram, id, labels, n, value, MetricOp::Record);
 }
 
 // ---- Dynamic metadata --------------------------------------------------------------------------------

@@ -5,6 +5,7 @@
 #include <cinttypes>
 #include <random>
 
+#include "callouts.h"
 #include "envoy_version.h"
 #include "log.h"
 #include "router.h"
@@ -76,6 +77,7 @@ ActiveStream::~ActiveStream() {
   // Envoy v1.40 runs every destroy hook from the deferred-deletion list, after all hooks returned
   // (earlier releases already did it in destroyFilters()).
   for (auto& slot : slots_) {
+    cancelCallouts(slot.get());  // Envoy cancels a filter's callouts before its destroy hook, without events
     if (slot->created && !slot->destroyed) {
       slot->destroyed = true;
       HookScope scope(*this);

@@ -45,7 +45,7 @@ constexpr const char* kBootstrapSource = R"JS("use strict";
   var import_util = __require("util");
 
   // sdk/internal/contract.ts
-  var PROTOCOL_VERSION = 2;
+  var PROTOCOL_VERSION = 3;
   var FILTER_BRAND = `nodevoy.filter.v${PROTOCOL_VERSION}`;
   var LOG_CONTEXT = "nodevoy.logContext";
 
@@ -265,6 +265,9 @@ constexpr const char* kBootstrapSource = R"JS("use strict";
     },
     instantiate(exports, name, configJson, filterId, settleTimeoutMs) {
       return findFilter(exports, name)[Symbol.for(FILTER_BRAND)].instantiate(binding, configJson, filterId, settleTimeoutMs);
+    },
+    validateRoute(exports, name, routeJson) {
+      findFilter(exports, name)[Symbol.for(FILTER_BRAND)].validateRouteConfig(routeJson);
     }
   });
 })();

@@ -8,8 +8,8 @@
 
 namespace nodevoy::contract {
 
-constexpr int kProtocolVersion = 2;
-constexpr const char* kFilterBrand = "nodevoy.filter.v2";
+constexpr int kProtocolVersion = 3;
+constexpr const char* kFilterBrand = "nodevoy.filter.v3";
 constexpr uint32_t kSlots = 65536;
 
 enum HookKind : int {
@@ -22,9 +22,10 @@ enum HookKind : int {
   kStreamComplete = 7,
   kRequestBodyEnd = 8,
   kResponseBodyEnd = 9,
+  kCallout = 10,
 };
 
-constexpr int kHookCount = 9;
+constexpr int kHookCount = 10;
 
 enum class Direction : int {
   None = 0,
@@ -38,6 +39,7 @@ enum class HookFamily : int {
   Trailers = 2,
   Complete = 3,
   BodyEnd = 4,
+  Event = 5,
 };
 
 struct HookRow {
@@ -57,6 +59,7 @@ constexpr HookRow kHooks[] = {
     {kStreamComplete, "onStreamComplete", Direction::None, HookFamily::Complete},
     {kRequestBodyEnd, "(request body end)", Direction::Request, HookFamily::BodyEnd},
     {kResponseBodyEnd, "(response body end)", Direction::Response, HookFamily::BodyEnd},
+    {kCallout, "(callout event)", Direction::None, HookFamily::Event},
 };
 
 // The row of a hook kind (1..kHookCount).
@@ -97,6 +100,32 @@ enum class BodyWrite : int {
   Prepend = 2,
 };
 
+enum class MetricKind : int {
+  Counter = 0,
+  Gauge = 1,
+  Histogram = 2,
+};
+
+enum class MetricOp : int {
+  Add = 0,
+  Subtract = 1,
+  Set = 2,
+  Record = 3,
+};
+
+enum class MetricUpdate : int {
+  Done = 0,
+  NeedsStream = 1,
+};
+
+enum class CalloutEventType : int {
+  Headers = 0,
+  Data = 1,
+  Trailers = 2,
+  Complete = 3,
+  Failed = 4,
+};
+
 // The ABI values the contract restates (sdk/internal/contract.ts) must be the ABI header's.
 static_assert(NV_HEADER_REQUEST == 0);
 static_assert(NV_HEADER_REQUEST_TRAILER == 1);
@@ -112,9 +141,9 @@ static_assert(NV_LOG_OFF == 6);
 
 constexpr const char* kFilterConfigFields[] = {"bundle", "filter", "config", "failOpen", "cpuBudgetMs", "settleTimeoutMs", "timeoutStatus"};
 
-#define NV_ERROR_CODES(X) X(NODEVOY_ERR_STREAM_GONE) X(NODEVOY_ERR_WRONG_THREAD) X(NODEVOY_ERR_ALREADY_REPLIED) X(NODEVOY_ERR_INVALID_CONFIG) X(NODEVOY_ERR_INVALID_ARGUMENT) X(NODEVOY_ERR_STREAM_COMPLETE) X(NODEVOY_ERR_NOT_ALLOWED) X(NODEVOY_ERR_INVALID_STATE)
+#define NV_ERROR_CODES(X) X(NODEVOY_ERR_STREAM_GONE) X(NODEVOY_ERR_WRONG_THREAD) X(NODEVOY_ERR_ALREADY_REPLIED) X(NODEVOY_ERR_INVALID_CONFIG) X(NODEVOY_ERR_INVALID_ARGUMENT) X(NODEVOY_ERR_STREAM_COMPLETE) X(NODEVOY_ERR_NOT_ALLOWED) X(NODEVOY_ERR_INVALID_STATE) X(NODEVOY_ERR_CALLOUT_FAILED) X(NODEVOY_ERR_UNSUPPORTED)
 
 // Every function the binding registers: binding/*.cc defines one C++ function per name.
-#define NV_BINDING_FUNCTIONS(X) X(setup) X(log) X(logEnabled) X(uncaught) X(workerIndex) X(getHeaders) X(setHeader) X(addHeader) X(sendLocalReply) X(resume) X(continueStream) X(streamInfo) X(counters) X(notifyComplete) X(bodyMode) X(readBody) X(writeBody) X(attribute) X(getMetadata) X(setMetadata) X(getFilterState) X(setFilterState) X(clearRouteCache) X(timeoutStream)
+#define NV_BINDING_FUNCTIONS(X) X(setup) X(log) X(logEnabled) X(uncaught) X(workerIndex) X(getHeaders) X(setHeader) X(addHeader) X(sendLocalReply) X(resume) X(continueStream) X(streamInfo) X(counters) X(notifyComplete) X(bodyMode) X(readBody) X(writeBody) X(attribute) X(getMetadata) X(setMetadata) X(getFilterState) X(setFilterState) X(clearRouteCache) X(timeoutStream) X(declareMetrics) X(streamMetric) X(configMetric) X(routeConfig) X(calloutStart) X(calloutSend) X(calloutTrailers) X(calloutReset) X(calloutEvents) X(sharedGet) X(sharedSet) X(sharedIncrement) X(sharedCompareAndSet) X(sharedDelete)
 
 }  // namespace nodevoy::contract

@@ -51,7 +51,28 @@ namespace nodevoy {
   OPTIONAL(http_get_filter_state_bytes)                                           \
   OPTIONAL(http_clear_route_cache)                                                \
   OPTIONAL(log_v2)                               /* v1.40 */                      \
-  OPTIONAL(http_filter_config_increment_counter) /* v1.39 */
+  OPTIONAL(http_filter_config_increment_counter) /* v1.39 */                      \
+  /* issue 10: metrics, per-route config, callouts, config-level scheduling */     \
+  OPTIONAL(http_filter_config_define_gauge)                                       \
+  OPTIONAL(http_filter_config_define_histogram)                                   \
+  OPTIONAL(http_filter_increment_gauge)                                           \
+  OPTIONAL(http_filter_decrement_gauge)                                           \
+  OPTIONAL(http_filter_set_gauge)                                                 \
+  OPTIONAL(http_filter_record_histogram_value)                                    \
+  OPTIONAL(http_filter_config_increment_gauge)         /* newer than v1.38 */     \
+  OPTIONAL(http_filter_config_decrement_gauge)         /* newer than v1.38 */     \
+  OPTIONAL(http_filter_config_set_gauge)               /* newer than v1.38 */     \
+  OPTIONAL(http_filter_config_record_histogram_value)  /* newer than v1.38 */     \
+  OPTIONAL(get_most_specific_route_config)                                        \
+  OPTIONAL(http_filter_http_callout)                                              \
+  OPTIONAL(http_filter_start_http_stream)                                         \
+  OPTIONAL(http_stream_send_data)                                                 \
+  OPTIONAL(http_stream_send_trailers)                                             \
+  OPTIONAL(http_filter_reset_http_stream)                                         \
+  OPTIONAL(http_filter_config_http_callout)                                       \
+  OPTIONAL(http_filter_config_scheduler_new)                                      \
+  OPTIONAL(http_filter_config_scheduler_commit)                                   \
+  OPTIONAL(http_filter_config_scheduler_delete)
 
 struct EnvoyApi {
 #define NV_CALLBACK(name) decltype(&envoy_dynamic_module_callback_##name) name = nullptr;

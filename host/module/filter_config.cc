@@ -1,6 +1,7 @@
 #include "filter_config.h"
 
 
+#include "config_registry.h"
 #include "contract.gen.h"
 #include "envoy_api.h"
 #include "filter_config_json.h"
@@ -46,17 +47,23 @@ std::shared_ptr<FilterConfig> FilterConfig::create(nv_config_envoy_ptr config_en
   }
   const SandboxCounters sandbox_counters = defineSandboxCounters(config_envoy);
 
-  // Validate in the config environment: load the bundle, find the filter, parse its config.
+  // Validate in the config environment: load the bundle, find the filter, parse its config. The
+  // filter's own metrics are defined meanwhile (the SDK declares them: binding declareMetrics).
   NodeRuntime& runtime = NodeRuntime::instance();
   WorkerEnv* validation = runtime.configEnv(error);
   if (validation == nullptr) return nullptr;
   std::string problem;
+  registerConfig(config);
+  config->defining_.store(true, std::memory_order_release);
   validation->runBlocking([&] {
     std::unique_ptr<FilterInstance> instance;
     problem = config->loadInto(*validation, &instance);
     if (instance) releaseInstance(*validation, std::move(instance));
   });
+  config->defining_.store(false, std::memory_order_release);
+  if (problem.empty() && !config->metrics.defined()) problem = config->metrics.define(config_envoy, {});
   if (!problem.empty()) {
+    unregisterConfig(config.get());
     *error = problem;
     return nullptr;
   }
@@ -158,6 +165,11 @@ void FilterConfig::reloadInto(WorkerEnv& fresh, WorkerEnv& dead) {
 
 void FilterConfig::unload() {
   removeSandboxCounters(this);
+  unregisterConfig(this);
+  {
+    std::unique_lock<std::shared_mutex> lock(envoy_mutex_);  // no config-level call is under way after this
+    config_envoy_ = nullptr;
+  }
   NodeRuntime& runtime = NodeRuntime::instance();
   std::vector<std::unique_ptr<FilterInstance>> instances;
   {
@@ -166,7 +178,6 @@ void FilterConfig::unload() {
     instances.swap(owned_);
     for (size_t i = 0; i < slots_; i++) fast_[i].store(nullptr);
   }
-  config_envoy_ = nullptr;
   for (uint32_t i = 0; i < instances.size() && i < runtime.envCount(); i++) {
     if (!instances[i]) continue;
     WorkerEnv* env = runtime.env(i);

@@ -9,11 +9,13 @@
 #include <atomic>
 #include <memory>
 #include <mutex>
+#include <shared_mutex>
 #include <string>
 #include <vector>
 
 #include <v8.h>
 
+#include "metrics.h"
 #include "nodevoy_envoy_abi.h"
 
 namespace nodevoy {
@@ -60,6 +62,23 @@ class FilterConfig : public std::enable_shared_from_this<FilterConfig> {
   nv_config_envoy_ptr configEnvoy() const { return config_envoy_; }
   size_t errors_counter = 0;    // metric id (1-based) for hook failures, 0 when not defined
 
+  // ---- issue 10: metrics, per-route config, background work ----
+  const std::string& bundlePath() const { return bundle_path_; }
+  const std::string& filterName() const { return filter_name_; }
+  // The filter's declared metrics (defined while create() validates the config on M).
+  MetricSet metrics;
+  // A: whether create() is validating now, inside on_http_filter_config_new (metrics may be defined).
+  bool defining() const { return defining_.load(std::memory_order_acquire); }
+  // A: runs f(config_envoy) while the Envoy config is alive, so a config-level call never races
+  // unload(); false (f not run) once it is gone.
+  template <class F>
+  bool withConfigEnvoy(F&& f) {
+    std::shared_lock<std::shared_mutex> lock(envoy_mutex_);
+    if (config_envoy_ == nullptr) return false;
+    f(config_envoy_);
+    return true;
+  }
+
  private:
   FilterConfig() = default;
   // L of env: loads the bundle and instantiates the filter; "" on success.
@@ -67,7 +86,9 @@ class FilterConfig : public std::enable_shared_from_this<FilterConfig> {
   // L of env: keeps instance unless the config is unloaded or has one already; returns the kept one.
   FilterInstance* keep(uint32_t env_index, std::unique_ptr<FilterInstance> instance);
 
-  nv_config_envoy_ptr config_envoy_ = nullptr;  // valid until unload() (config destroy)
+  nv_config_envoy_ptr config_envoy_ = nullptr;  // valid until unload() (config destroy); envoy_mutex_
+  std::shared_mutex envoy_mutex_;
+  std::atomic<bool> defining_{false};
   std::string name_;          // Envoy's filter_name
   std::string bundle_path_;
   std::string filter_name_;   // the filter in the bundle ("" = the only one)

@@ -6,12 +6,14 @@
 
 #include <cstdio>
 
+#include "callouts.h"
 #include "contract.gen.h"
 #include "envoy_api.h"
 #include "filter_config.h"
 #include "isolation.h"
 #include "log.h"
 #include "node_runtime.h"
+#include "route_config.h"
 #include "stream.h"
 #include "worker_env.h"
 
@@ -142,13 +144,29 @@ NV_EXPORT void envoy_dynamic_module_on_http_filter_config_destroy(nv_config_modu
   }
 }
 
+// M: Envoy loads a route with this filter's typed_per_filter_config (route_config.h).
 NV_EXPORT nv_route_config_module_ptr envoy_dynamic_module_on_http_filter_per_route_config_new(
     nv_envoy_buffer name, nv_envoy_buffer config) noexcept {
-  NV_ERROR("nodevoy: per-route config is not supported yet; use a separate filter config per route");
-  return nullptr;
+  std::string route_name(name.ptr ? name.ptr : "", name.length);
+  try {
+    std::string error;
+    RouteConfig* created =
+        createRouteConfig(route_name, std::string(config.ptr ? config.ptr : "", config.length), &error);
+    if (created == nullptr) NV_ERROR("nodevoy: per-route config '%s' refused: %s", route_name.c_str(), error.c_str());
+    return created;
+  } catch (const std::exception& e) {
+    NV_ERROR("nodevoy: per-route config '%s' refused: %s", route_name.c_str(), e.what());
+    return nullptr;
+  } catch (...) {
+    NV_ERROR("nodevoy: per-route config '%s' refused: unexpected error", route_name.c_str());
+    return nullptr;
+  }
 }
 
-NV_EXPORT void envoy_dynamic_module_on_http_filter_per_route_config_destroy(nv_route_config_module_ptr) noexcept {}
+// Any thread (a worker on a route-table swap before Envoy v1.40): frees plain memory only.
+NV_EXPORT void envoy_dynamic_module_on_http_filter_per_route_config_destroy(nv_route_config_module_ptr config) noexcept {
+  destroyRouteConfig(static_cast<const RouteConfig*>(config));
+}
 
 // ---- Streams (worker thread) -----------------------------------------------------------------------
 
@@ -231,6 +249,7 @@ NV_EXPORT void envoy_dynamic_module_on_http_filter_destroy(nv_filter_module_ptr 
   Stream* stream = streamOf(fm);
   if (stream->isFailedSentinel()) return;
   try {
+    forgetCallouts(*stream);  // Envoy cancels them without events
     WorkerEnv& env = stream->env();
     env.destroyStream(stream);
     if (env.dead()) NodeRuntime::instance().reapRetired(env.index());  // may free env
@@ -257,20 +276,51 @@ NV_EXPORT void envoy_dynamic_module_on_http_filter_scheduled(nv_filter_envoy_ptr
   env.leaveFromWorker();
 }
 
-// Callouts are not started by libnodevoy yet; their hooks are required exports.
-NV_EXPORT void envoy_dynamic_module_on_http_filter_http_callout_done(nv_filter_envoy_ptr, nv_filter_module_ptr, uint64_t,
-                                                                     nv_http_callout_result, nv_envoy_header*, size_t,
-                                                                     nv_envoy_buffer*, size_t) noexcept {}
-NV_EXPORT void envoy_dynamic_module_on_http_filter_http_stream_headers(nv_filter_envoy_ptr, nv_filter_module_ptr, uint64_t,
-                                                                       nv_envoy_header*, size_t, bool) noexcept {}
-NV_EXPORT void envoy_dynamic_module_on_http_filter_http_stream_data(nv_filter_envoy_ptr, nv_filter_module_ptr, uint64_t,
-                                                                    const nv_envoy_buffer*, size_t, bool) noexcept {}
-NV_EXPORT void envoy_dynamic_module_on_http_filter_http_stream_trailers(nv_filter_envoy_ptr, nv_filter_module_ptr,
-                                                                        uint64_t, nv_envoy_header*, size_t) noexcept {}
-NV_EXPORT void envoy_dynamic_module_on_http_filter_http_stream_complete(nv_filter_envoy_ptr, nv_filter_module_ptr,
-                                                                        uint64_t) noexcept {}
-NV_EXPORT void envoy_dynamic_module_on_http_filter_http_stream_reset(nv_filter_envoy_ptr, nv_filter_module_ptr, uint64_t,
-                                                                     nv_http_stream_reset_reason) noexcept {}
+// ---- Callouts through Envoy clusters (worker thread; callouts.h) -------------------------------------
+
+namespace {
+template <class Call>
+void calloutHook(nv_filter_module_ptr fm, Call call) {
+  Stream* stream = streamOf(fm);
+  if (stream->isFailedSentinel() || !stream->alive()) return;
+  try {
+    call(*stream);
+  } catch (...) {
+    NV_ERROR("nodevoy: a callout event failed");
+  }
+}
+}  // namespace
+
+NV_EXPORT void envoy_dynamic_module_on_http_filter_http_callout_done(nv_filter_envoy_ptr, nv_filter_module_ptr fm,
+                                                                     uint64_t id, nv_http_callout_result result,
+                                                                     nv_envoy_header* headers, size_t headers_size,
+                                                                     nv_envoy_buffer* chunks, size_t chunks_size) noexcept {
+  calloutHook(fm, [&](Stream& s) { onCalloutDone(s, id, result, headers, headers_size, chunks, chunks_size); });
+}
+NV_EXPORT void envoy_dynamic_module_on_http_filter_http_stream_headers(nv_filter_envoy_ptr, nv_filter_module_ptr fm,
+                                                                       uint64_t id, nv_envoy_header* headers,
+                                                                       size_t size, bool end_stream) noexcept {
+  calloutHook(fm, [&](Stream& s) { onHttpStreamHeaders(s, id, headers, size, end_stream); });
+}
+NV_EXPORT void envoy_dynamic_module_on_http_filter_http_stream_data(nv_filter_envoy_ptr, nv_filter_module_ptr fm,
+                                                                    uint64_t id, const nv_envoy_buffer* data,
+                                                                    size_t count, bool end_stream) noexcept {
+  calloutHook(fm, [&](Stream& s) { onHttpStreamData(s, id, data, count, end_stream); });
+}
+NV_EXPORT void envoy_dynamic_module_on_http_filter_http_stream_trailers(nv_filter_envoy_ptr, nv_filter_module_ptr fm,
+                                                                        uint64_t id, nv_envoy_header* trailers,
+                                                                        size_t size) noexcept {
+  calloutHook(fm, [&](Stream& s) { onHttpStreamTrailers(s, id, trailers, size); });
+}
+NV_EXPORT void envoy_dynamic_module_on_http_filter_http_stream_complete(nv_filter_envoy_ptr, nv_filter_module_ptr fm,
+                                                                        uint64_t id) noexcept {
+  calloutHook(fm, [&](Stream& s) { onHttpStreamComplete(s, id); });
+}
+NV_EXPORT void envoy_dynamic_module_on_http_filter_http_stream_reset(nv_filter_envoy_ptr, nv_filter_module_ptr fm,
+                                                                     uint64_t id,
+                                                                     nv_http_stream_reset_reason reason) noexcept {
+  calloutHook(fm, [&](Stream& s) { onHttpStreamReset(s, id, reason); });
+}
 NV_EXPORT void envoy_dynamic_module_on_http_filter_downstream_above_write_buffer_high_watermark(
     nv_filter_envoy_ptr, nv_filter_module_ptr) noexcept {}
 NV_EXPORT void envoy_dynamic_module_on_http_filter_downstream_below_write_buffer_low_watermark(

@@ -109,6 +109,31 @@ std::string instantiateFilter(WorkerEnv& env, const std::string& bundle_path, co
   return "";
 }
 
+std::string validateRouteConfig(WorkerEnv& env, const std::string& bundle_path, const std::string& filter_name,
+                                const std::string& route_json) {
+  v8::Isolate* isolate = env.isolate();
+  v8::HandleScope handle_scope(isolate);
+  v8::Local<v8::Context> context = env.context();
+  v8::TryCatch try_catch(isolate);
+  auto fail = [&](const std::string& what) { return what + exceptionText(isolate, try_catch); };
+  v8::Local<v8::Object> runtime = env.runtimeObject();
+  v8::Local<v8::Value> load_fn, validate_fn;
+  if (!runtime->Get(context, v8::String::NewFromUtf8Literal(isolate, "load")).ToLocal(&load_fn) ||
+      !runtime->Get(context, v8::String::NewFromUtf8Literal(isolate, "validateRoute")).ToLocal(&validate_fn) ||
+      !load_fn->IsFunction() || !validate_fn->IsFunction()) {
+    return fail("the nodevoy runtime is broken: ");
+  }
+  v8::Local<v8::Value> path = string(isolate, bundle_path);
+  v8::Local<v8::Value> exports;
+  if (!load_fn.As<v8::Function>()->Call(context, runtime, 1, &path).ToLocal(&exports)) {
+    return fail("cannot load bundle " + bundle_path + ": ");
+  }
+  v8::Local<v8::Value> args[] = {exports, string(isolate, filter_name), string(isolate, route_json)};
+  v8::Local<v8::Value> result;
+  if (!validate_fn.As<v8::Function>()->Call(context, runtime, 3, args).ToLocal(&result)) return fail("");
+  return "";
+}
+
 void callDispose(WorkerEnv& env, const FilterInstance& instance) {
   if (instance.dispose.IsEmpty()) return;
   v8::Isolate* isolate = env.isolate();

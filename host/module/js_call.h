@@ -26,6 +26,11 @@ std::string instantiateFilter(WorkerEnv& env, const std::string& bundle_path, co
                               const std::string& config_json, uint32_t config_id, const std::string& envoy_name,
                               uint32_t settle_timeout_ms, std::unique_ptr<FilterInstance>* out);
 
+// L. Loads the bundle in env and checks a route's config with the filter's routeConfig schema (issue
+// 10, per-route config); "" when valid, else why (the field path first).
+std::string validateRouteConfig(WorkerEnv& env, const std::string& bundle_path, const std::string& filter_name,
+                                const std::string& route_json);
+
 // L. instance.dispose() (the filter's onDestroy); a throw is logged.
 void callDispose(WorkerEnv& env, const FilterInstance& instance);
 

@@ -107,7 +107,7 @@ int Stream::runHook(int kind, bool end_of_stream) {
     d->hook = kind;
     d->on_stack = true;
   }
-  int action = callDispatch(*env_, *instance_, kind, token(), end_of_stream, config_->name(), id_, env_->hookBudget(config_->cpuBudgetMs()));
+  int action = callDispatch(*env_, *instance_, kind, token(), end_of_stream, config_->name(), id_, config_->cpuBudgetMs());
   if (d == nullptr || !alive_) {
     if (d != nullptr) d->on_stack = false;
     return action;
@@ -335,7 +335,7 @@ void Stream::deliverBodyEnd(Direction direction) {
   if (d.body_end_delivered) return;
   d.body_end_delivered = true;
   const int kind = direction == Direction::Request ? contract::kRequestBodyEnd : contract::kResponseBodyEnd;
-  callDispatch(*env_, *instance_, kind, token(), true, config_->name(), id_, env_->hookBudget(config_->cpuBudgetMs()));
+  callDispatch(*env_, *instance_, kind, token(), true, config_->name(), id_, config_->cpuBudgetMs());
   env_->drainIfOutermost();  // the read's continuation runs now, while the body is still held
 }
 

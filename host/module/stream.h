@@ -120,6 +120,7 @@ class Stream {
   nv_filter_envoy_ptr envoyFilter() const { return filter_envoy_; }
   WorkerEnv& env() const { return *env_; }
   const FilterConfig& config() const { return *config_; }
+  FilterInstance* instance() const { return instance_; }  // W: for events outside the hook table (callouts)
   uint64_t id() const { return id_; }
   uint32_t slot() const { return entry_.slot; }
   double token() const { return entry_.token(); }

@@ -223,7 +223,19 @@ void WorkerEnv::destroyStream(Stream* stream) {
   }
   stream->markGone();
   finishDestroy(stream);
-  if (table_.live() == 0 && worker_locker_ != nullptr) releaseFromWorker();
+  if (worker_locker_ != nullptr && shouldLetGo()) releaseFromWorker();
+}
+
+bool WorkerEnv::shouldLetGo() const {
+  if (release_requested_.load(std::memory_order_acquire)) return true;
+  if (table_.live() > 0) return false;
+  // No stream left. Keeping the isolate costs nothing while its loop has nothing to run, and saves
+  // the next stream a v8::Locker, isolate and context entry and the poller a wake-up (measured: ~6,700
+  // instructions and two context switches per stream when one request at a time is served). The
+  // poller needs the isolate when the loop has ref'd work (timers, I/O of a background task); anyone
+  // else asks through release_requested_ (queued tasks, the poller's unref'd I/O), honoured at the
+  // worker's next leave. A dead environment is always let go (its worker rebuilds it).
+  return dead() || uv_loop_alive(loop_) != 0;
 }
 
 void WorkerEnv::finishDestroy(Stream* stream) {
@@ -310,7 +322,7 @@ void WorkerEnv::leaveFromWorker() {
     finishDestroy(stream);
   }
   poller_.publish(anyWaiting());
-  if (table_.live() == 0 || release_requested_.load(std::memory_order_acquire)) releaseFromWorker();
+  if (shouldLetGo()) releaseFromWorker();
 }
 
 void WorkerEnv::releaseFromWorker() {
@@ -328,7 +340,9 @@ void WorkerEnv::releaseFromWorker() {
     release_requested_ = false;
   }
   state_cv_.notify_all();
-  poller_.poke();  // the poller may want the isolate now (tasks, a due timer)
+  // The poller may want the isolate now (queued tasks, ref'd loop work); a poke otherwise only costs
+  // it a wake-up for nothing.
+  if (tasks_pending_.load(std::memory_order_acquire) || uv_loop_alive(loop_) != 0) poller_.poke();
 }
 
 bool WorkerEnv::tryAcquireOther() {

@@ -3,9 +3,10 @@
 //   W = the Envoy worker that adopted the environment (its streams live here),
 //   M = Envoy's main thread (config loads into a free isolate), P = the environment's loop poller,
 //   L = whichever of those holds the isolate lock now.
-// The worker keeps the isolate locked while it has streams ("sticky lock": a hook then costs no
-// v8::Locker); other threads take the isolate only when the worker has let it go, and otherwise
-// queue their work for the worker or wake it through a waiting stream's scheduler.
+// The worker keeps the isolate locked while it has streams, and between streams while the loop has
+// nothing ref'd to run ("sticky lock": a hook then costs no v8::Locker); other threads take the
+// isolate only when the worker has let it go, and otherwise queue their work for the worker (which
+// lets go at its next leave) or wake it through a waiting stream's scheduler.
 #pragma once
 
 #include <pthread.h>
@@ -64,7 +65,8 @@ class WorkerEnv {
   // from send_response). The outermost enter locks the isolate if the worker does not hold it and
   // runs queued tasks; drainIfOutermost runs nextTicks and microtasks; the outermost leave runs
   // tasks queued meanwhile, frees streams destroyed meanwhile, tells the poller about the loop, and
-  // lets the isolate go when the worker has no stream left or another thread asked for it.
+  // lets the isolate go when another thread asked for it or no stream is left and the loop has
+  // ref'd work (shouldLetGo).
   void enterFromWorker();
   void drainIfOutermost();
   void leaveFromWorker();
@@ -103,11 +105,6 @@ class WorkerEnv {
   bool dead() const { return watchdog_slot_ != nullptr && watchdog_slot_->env_stopped.load(std::memory_order_acquire); }
   // L: the CPU budget of the JS run in progress (nested runs keep the outer budget's start).
   Watchdog::Slot* watchdogSlot() const { return watchdog_slot_; }
-  // W: a hook's CPU budget here: ten times the filter's for the environment's first hooks, which
-  // pay for compiling the filter's code (and its libraries') on first use.
-  uint32_t hookBudget(uint32_t budget_ms) {
-    return hook_runs_ < kWarmHooks ? (hook_runs_++, budget_ms * 10) : budget_ms;
-  }
   uint32_t liveStreams() const { return table_.live(); }
   // W: the worker lets this (dead) environment's isolate go, so it never holds two environments'
   // isolates at once (V8 isolate entry must nest): done before its replacement is made.
@@ -133,6 +130,8 @@ class WorkerEnv {
   void runAsOther(const std::function<void()>& task, bool run_loop);
   void runQueuedTasks();
   void releaseFromWorker();
+  // W, outside JS: whether the worker should let the isolate go now (else it keeps it: sticky lock).
+  bool shouldLetGo() const;
   void queueTask(std::function<void()> task);
   void finishDestroy(Stream* stream);
   // L: whether some stream waits on the loop (for the keepalive handle).
@@ -175,8 +174,6 @@ class WorkerEnv {
 
   LoopPoller poller_;
   Watchdog::Slot* watchdog_slot_ = nullptr;
-  static constexpr uint32_t kWarmHooks = 64;
-  uint32_t hook_runs_ = 0;  // W
   std::vector<std::unique_ptr<FilterInstance>> orphans_;  // W/M; released in the destructor
   std::deque<int64_t> drain_stops_;  // L: watchdog ticks of recent drain stops
 };

@@ -2,7 +2,8 @@
 // the bootstrap hands it to the SDK; filter code never sees it (process._linkedBinding('nodevoy') is
 // refused). Every stream call checks its token and thread natively; argument checks that decide what
 // reaches Envoy (header bytes, reply contents) are native too, so no path can bypass them.
-import type { Action, BINDING_FUNCTIONS, BodyMode, BodyPart, BodyReadState, BodyWrite, Direction, HeaderMapType, HookKind } from './contract.js'
+import type { Clock } from './clock.js'
+import type { Action, BINDING_FUNCTIONS, BodyMode, BodyPart, BodyReadState, BodyWrite, Direction, HeaderMapType, HookKind, MetricKind, MetricOp, MetricUpdate } from './contract.js'
 
 /** Stream token: one stream and its generation; stale tokens make calls throw StreamGoneError. */
 export type StreamToken = number
@@ -13,6 +14,8 @@ export interface RuntimeHooks {
   processTicks(): void
   load(path: string): unknown
   instantiate(exports: unknown, name: string, configJson: string, filterId: number, settleTimeoutMs: number): FilterInstanceHandle
+  /** Checks a per-route config with the filter's routeConfig schema; throws a ConfigError naming the field. */
+  validateRoute(exports: unknown, name: string, routeJson: string): void
 }
 
 export interface NativeBinding {
@@ -27,7 +30,7 @@ export interface NativeBinding {
   workerIndex(): number
 
   // ---- stream: the stream's worker thread, while the stream lives ----
-  /** All headers of a map as "k\0v\0k\0v" (latin1), in one crossing; "" when empty or absent. */
+  /** All headers of a map as "\0name\x01value" per entry (latin1), in one crossing; "" when empty or absent. */
   getHeaders(token: StreamToken, type: HeaderMapType): string
   /** Checks the name and value (throws NODEVOY_ERR_INVALID_ARGUMENT), then sets; null removes. */
   setHeader(token: StreamToken, type: HeaderMapType, name: string, value: string | null): boolean
@@ -64,8 +67,39 @@ export interface NativeBinding {
   /** The settle timer of the direction's held hook fired: answer with the config's timeout status. */
   timeoutStream(token: StreamToken, direction: Direction): boolean
 
+  // ---- metrics (issue 10) ----
+  /** Once per config per environment, from instantiate: [name, kind, labels, maxSeries] rows; throws when they differ from the defined ones. */
+  declareMetrics(configId: number, declarations: [string, MetricKind, string[], number][]): void
+  /** W: an update through a stream of the metric's config. */
+  streamMetric(token: StreamToken, metric: number, op: MetricOp, labels: string[], value: number): MetricUpdate
+  /** L: a config-level update (background work); NeedsStream when this Envoy has none for the kind. */
+  configMetric(configId: number, metric: number, op: MetricOp, labels: string[], value: number): MetricUpdate
+
+  // ---- per-route config ----
+  /** W: [id, routeConfigJson] of the most specific per-route config for this filter, or undefined. */
+  routeConfig(token: StreamToken): [number, string] | undefined
+
+  // ---- callouts through Envoy clusters: W ----
+  /** Starts a callout; its id. Throws NODEVOY_ERR_CALLOUT_FAILED (with `reason`) when Envoy refuses it. */
+  calloutStart(token: StreamToken, cluster: string, headers: string[], body: string | Uint8Array | null, endStream: boolean, timeoutMs: number, buffered: boolean): number
+  calloutSend(token: StreamToken, id: number, data: string | Uint8Array, endStream: boolean): boolean
+  calloutTrailers(token: StreamToken, id: number, trailers: string[]): boolean
+  /** Gives up on a callout: no more events; a streamed one is reset in Envoy when `reset`. */
+  calloutReset(token: StreamToken, id: number, reset: boolean): void
+  /** The queued events of the stream's callouts: [id, CalloutEventType, ...fields, ...]. */
+  calloutEvents(token: StreamToken): unknown[]
+
+  // ---- shared state across workers: L ----
+  sharedGet(key: string): string | number | undefined
+  sharedSet(key: string, value: string | number, ttlMs: number | undefined): void
+  sharedIncrement(key: string, delta: number, ttlMs: number | undefined): number
+  sharedCompareAndSet(key: string, expected: string | number | undefined, value: string | number, ttlMs: number | undefined): boolean
+  sharedDelete(key: string): boolean
+
   /** Live generation of each stream slot (0 = free): the SDK checks liveness without a crossing. */
   readonly liveness: Uint32Array
+  /** The clock for the SDK's timers: absent in libnodevoy (Node's), the fake one of the testing kit. */
+  readonly clock?: Clock
 }
 
 /** What a filter definition hands libnodevoy for one config in one environment. */
@@ -78,7 +112,7 @@ export interface FilterInstanceHandle {
 }
 
 // The declared functions and the contract's list must be the same set (a compile-time check).
-type Functions = Exclude<keyof NativeBinding, 'liveness'>
+type Functions = Exclude<keyof NativeBinding, 'liveness' | 'clock'>
 type Listed = (typeof BINDING_FUNCTIONS)[number]
 type Same<A, B> = [A] extends [B] ? ([B] extends [A] ? true : never) : never
 export const bindingMatchesContract: Same<Functions, Listed> = true

@@ -204,4 +204,7 @@ binding.setup({
   instantiate(exports: unknown, name: string, configJson: string, filterId: number, settleTimeoutMs: number) {
     return findFilter(exports, name)[Symbol.for(FILTER_BRAND)]!.instantiate(binding, configJson, filterId, settleTimeoutMs)
   },
+  validateRoute(exports: unknown, name: string, routeJson: string) {
+    findFilter(exports, name)[Symbol.for(FILTER_BRAND)]!.validateRouteConfig(routeJson)
+  },
 })

@@ -8,4 +8,6 @@ export const FILTER_BRAND_SYMBOL: unique symbol = Symbol.for(FILTER_BRAND) as ne
 export interface FilterBrand {
   name: string
   instantiate(binding: NativeBinding, configJson: string, filterId: number, settleTimeoutMs: number): FilterInstanceHandle
+  /** Checks a per-route config (JSON) with the filter's routeConfig schema; throws a ConfigError naming the field. */
+  validateRouteConfig(routeJson: string): void
 }

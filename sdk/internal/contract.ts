@@ -12,7 +12,7 @@
 //   handle filters receive is its facade.
 
 /** Bumped whenever anything below changes meaning: libnodevoy refuses bundles of another protocol. */
-export const PROTOCOL_VERSION = 2
+export const PROTOCOL_VERSION = 3
 
 /** Symbol.for(FILTER_BRAND) marks a defineFilter() result in a bundle's exports. */
 export const FILTER_BRAND = `nodevoy.filter.v${PROTOCOL_VERSION}`
@@ -40,6 +40,8 @@ export const enum HookKind {
   RequestBodyEnd = 8,
   /** Internal event: a buffered read of the response body can complete. */
   ResponseBodyEnd = 9,
+  /** Internal event: the stream's callouts have events waiting (calloutEvents takes them). */
+  Callout = 10,
 }
 
 /** Which way a hook's data flows. Each direction has its own state on both sides. */
@@ -57,6 +59,8 @@ export const enum HookFamily {
   Complete = 3,
   /** Internal events delivered to the SDK, never to filter code. */
   BodyEnd = 4,
+  /** Internal events about work the stream started (callouts); no direction, no status. */
+  Event = 5,
 }
 
 /** One row per hook: everything both sides need to know about it. */
@@ -77,6 +81,7 @@ export const HOOKS: readonly HookRow[] = [
   { kind: HookKind.StreamComplete, name: 'onStreamComplete', direction: Direction.None, family: HookFamily.Complete },
   { kind: HookKind.RequestBodyEnd, name: '(request body end)', direction: Direction.Request, family: HookFamily.BodyEnd },
   { kind: HookKind.ResponseBodyEnd, name: '(response body end)', direction: Direction.Response, family: HookFamily.BodyEnd },
+  { kind: HookKind.Callout, name: '(callout event)', direction: Direction.None, family: HookFamily.Event },
 ]
 
 /** How the SDK wants a direction's body (bodyMode). */
@@ -170,7 +175,49 @@ export const ERROR_CODES = [
   'NODEVOY_ERR_STREAM_COMPLETE',
   'NODEVOY_ERR_NOT_ALLOWED',
   'NODEVOY_ERR_INVALID_STATE',
+  'NODEVOY_ERR_CALLOUT_FAILED',
+  'NODEVOY_ERR_UNSUPPORTED',
 ] as const
+
+/** Metric kinds (the ABI's define_counter / define_gauge / define_histogram). */
+export const enum MetricKind {
+  Counter = 0,
+  Gauge = 1,
+  Histogram = 2,
+}
+
+/** Metric updates. */
+export const enum MetricOp {
+  /** Counter or gauge: add. */
+  Add = 0,
+  /** Gauge: subtract. */
+  Subtract = 1,
+  /** Gauge: set. */
+  Set = 2,
+  /** Histogram: record a value. */
+  Record = 3,
+}
+
+/** What a metric update returned (streamMetric / configMetric). */
+export const enum MetricUpdate {
+  Done = 0,
+  /** This Envoy has no config-level update for the metric's kind (v1.38): apply it through a stream. */
+  NeedsStream = 1,
+}
+
+/** Callout events (calloutEvents): [id, type, ...fields]. */
+export const enum CalloutEventType {
+  /** [id, type, status, headers "k\0v\0..."] (response headers; end of stream when no body follows: see EndStream). */
+  Headers = 0,
+  /** [id, type, bytes: Uint8Array, endOfStream: boolean] */
+  Data = 1,
+  /** [id, type, trailers "k\0v\0..."] */
+  Trailers = 2,
+  /** [id, type]: the response is complete. */
+  Complete = 3,
+  /** [id, type, reason: string]: the callout failed (reset, or a buffered response over its limit). */
+  Failed = 4,
+}
 
 /**
  * The functions libnodevoy's binding registers, by name. host/module/binding registers exactly
@@ -207,4 +254,22 @@ export const BINDING_FUNCTIONS = [
   'setFilterState',
   'clearRouteCache',
   'timeoutStream',
+  // metrics (issue 10)
+  'declareMetrics',
+  'streamMetric',
+  'configMetric',
+  // per-route config
+  'routeConfig',
+  // callouts through Envoy clusters: the stream's worker
+  'calloutStart',
+  'calloutSend',
+  'calloutTrailers',
+  'calloutReset',
+  'calloutEvents',
+  // shared state across workers: any thread holding the isolate
+  'sharedGet',
+  'sharedSet',
+  'sharedIncrement',
+  'sharedCompareAndSet',
+  'sharedDelete',
 ] as const

@@ -8,6 +8,7 @@ import type { Stream } from '../stream.js'
 import type { FilterInstanceHandle, NativeBinding, StreamToken } from './binding.js'
 import { Action, Direction, HOOKS, HookKind, LOG_CONTEXT, LogLevelValue, SLOTS } from './contract.js'
 import { describe } from './describe.js'
+import { setCurrentStream } from './current.js'
 import { StreamLink } from './link.js'
 import { StreamState } from './stream-state.js'
 
@@ -49,14 +50,21 @@ function isThenable(value: unknown): value is PromiseLike<HookResult> {
   return value !== null && typeof value === 'object' && typeof (value as { then?: unknown }).then === 'function'
 }
 
+/** What a dispatcher needs besides the hooks. */
+export interface DispatcherOptions {
+  /** The config is gone (the filter's onDestroy callbacks). */
+  onDestroy?: () => void
+  /** libnodevoy's id of the filter config (what config-level calls name). */
+  configId?: number
+  /** Runs before each hook with the stream's token (metric updates that waited for a stream). */
+  beforeHook?: (token: StreamToken) => void
+  /** How long a hook's promise may stay pending before the stream is answered (0: never). */
+  settleTimeoutMs?: number
+}
+
 /** Builds what libnodevoy calls for one filter config in one Node environment. */
-export function createDispatcher(
-  binding: NativeBinding,
-  filterName: string,
-  created: Created,
-  onDestroy?: () => void,
-  settleTimeoutMs = 30_000,
-): FilterInstanceHandle {
+export function createDispatcher(binding: NativeBinding, filterName: string, created: Created, options: DispatcherOptions = {}): FilterInstanceHandle {
+  const { onDestroy, configId = -1, beforeHook, settleTimeoutMs = 30_000 } = options
   const liveness = binding.liveness
   // The log context of the stream whose hook runs now (one object per dispatcher, no allocation).
   const logContext = {
@@ -138,6 +146,10 @@ export function createDispatcher(
       case HookKind.ResponseBodyEnd:
         StreamState.side(state, HOOK_DIRECTIONS[kind]!).touchedBody?.end()
         return undefined
+      case HookKind.Callout: {
+        StreamState.callouts(state)?.drain(binding, StreamState.link(state))
+        return undefined
+      }
       case HookKind.StreamComplete: {
         StreamState.complete(state)
         const filter = StreamState.filter(state, makeFilter)
@@ -171,10 +183,12 @@ export function createDispatcher(
     const previousState = logContext.state
     logContext.state = state
     globals[logContextKey] = logContext
+    const previousStream = setCurrentStream({ token, configId })
     try {
+      if (beforeHook) beforeHook(token)
       const returned = call(state, kind, endOfStream)
       if (isThenable(returned)) {
-        if (kind === HookKind.StreamComplete || kind === HookKind.RequestBodyEnd || kind === HookKind.ResponseBodyEnd) {
+        if (kind === HookKind.StreamComplete || kind === HookKind.RequestBodyEnd || kind === HookKind.ResponseBodyEnd || kind === HookKind.Callout) {
           // Nothing waits for it: the stream is over. A rejection is still the filter's error.
           const current = state
           Promise.resolve(returned).then(undefined, (error: unknown) => fail(current, kind, error))
@@ -191,6 +205,7 @@ export function createDispatcher(
     } catch (error) {
       return fail(state, kind, error)
     } finally {
+      setCurrentStream(previousStream)
       globals[logContextKey] = previousContext
       logContext.state = previousState
     }

@@ -6,8 +6,11 @@ import { NodevoyError } from '../errors.js'
 import type { FilterHooks } from '../filter.js'
 import { HeaderMapImpl, RequestHeaderMapImpl, ResponseHeaderMapImpl } from '../headers.js'
 import { createFilterState, createMetadata, createStreamInfo, type FilterState, type Metadata, type StreamInfo } from '../info.js'
+import type { CalloutInit, CalloutResponse } from '../fetch.js'
 import type { DataPathStats, LogLevel, ReplyHeaders, Stream, StreamSide } from '../stream.js'
 import type { NativeBinding } from './binding.js'
+import { startCallout, StreamCallouts } from './callouts.js'
+import { clockOf } from './clock.js'
 import { Direction, HeaderMapType, LogLevelValue } from './contract.js'
 import { StreamLink } from './link.js'
 
@@ -93,8 +96,9 @@ export class StreamState implements Stream {
   #watchingComplete = false
   #completed = false
   /** Settle timers of held hooks, by direction (1 request, 2 response). */
-  #timers: (ReturnType<typeof setTimeout> | undefined)[] = []
+  #timers: unknown[] = []
   #filter: FilterHooks | undefined
+  #callouts: StreamCallouts | undefined
 
   constructor(binding: NativeBinding, filterName: string, link: StreamLink) {
     this.#binding = binding
@@ -132,21 +136,20 @@ export class StreamState implements Stream {
   /** Arms the settle timer of a direction's held hook (a pending promise, or a 'stop'). */
   static armTimeout(state: StreamState, direction: Direction, ms: number): void {
     StreamState.clearTimeout(state, direction)
-    const timer = setTimeout(() => {
+    const timer = clockOf(state.#binding).setTimeout(() => {
       state.#timers[direction] = undefined
       if (!state.#link.alive) return
       // The signal first: answering the stream completes it, which would abort it as "complete".
       state.#abort?.abort(new DOMException(`the ${direction === Direction.Request ? 'request' : 'response'} hook did not settle in time`, 'TimeoutError'))
       state.#binding.timeoutStream(state.#link.token, direction)
-    }, ms)
-    timer.unref()
+    }, ms, true)
     state.#timers[direction] = timer
   }
 
   static clearTimeout(state: StreamState, direction: Direction): void {
     const timer = state.#timers[direction]
     if (timer !== undefined) {
-      clearTimeout(timer)
+      clockOf(state.#binding).clearTimeout(timer)
       state.#timers[direction] = undefined
     }
   }
@@ -188,6 +191,21 @@ export class StreamState implements Stream {
       else this.#abort.abort(new DOMException('the stream is complete (its response was sent, or it was reset)', 'AbortError'))
     }
     return this.#abort.signal
+  }
+
+  fetch(cluster: string, input: string | URL, init?: CalloutInit): Promise<CalloutResponse> {
+    const callouts = (this.#callouts ??= new StreamCallouts())
+    return startCallout(this.#binding, { link: this.#link, callouts, signal: this.signal }, cluster, input, init)
+  }
+
+  /** The stream's callouts, if it started any (the dispatcher hands them their events). */
+  static callouts(state: StreamState): StreamCallouts | undefined {
+    return state.#callouts
+  }
+
+  /** The SDK's binding (for per-stream features outside this class). */
+  static binding(state: StreamState): NativeBinding {
+    return state.#binding
   }
 
   clearRouteCache(): void {

@@ -5,18 +5,12 @@ import path from 'node:path'
 import t, { type Test } from 'tap'
 import { request } from 'undici'
 import * as devhost from '../../scripts/devhost.js'
-import * as testing from '../../scripts/testing.js'
 import { ConfigError, NodevoyError, startFilter } from '../../scripts/devhost.js'
 import { testRuntime } from '../harness/paths.js'
 import { scratchDir, writeSource } from '../harness/scratch.js'
 
 const project = (t: Test) => scratchDir(t, 'devhost')
 const file = writeSource
-
-t.test('nodevoy/testing is nodevoy/devhost for now', async (t) => {
-  t.equal(testing.startFilter, devhost.startFilter)
-  t.equal(testing.NodevoyError, devhost.NodevoyError)
-})
 
 // The same config schema in three Standard Schema libraries; each must refuse bad configs with the
 // field paths and give create() the validated (and defaulted) output.

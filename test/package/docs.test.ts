@@ -20,7 +20,7 @@ t.test('npm run docs: API pages for the SDK and nodevoy/testing, no undocumented
   t.equal(result.code, 0, result.output)
   t.notMatch(result.output, /does not have any documentation/)
   const pages = fs.readdirSync(out, { recursive: true }).map(String)
-  for (const page of ['defineFilter.html', 'RequestHeaderMap.html', 'Callbacks.html', 'StreamGoneError.html', 'startFilter.html']) {
+  for (const page of ['defineFilter.html', 'RequestHeaderMap.html', 'Callbacks.html', 'StreamGoneError.html', 'startFilter.html', 'testFilter.html', 'FakeClock.html']) {
     t.ok(pages.some((p) => p.endsWith(page)), `${page} generated`)
   }
 })

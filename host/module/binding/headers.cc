@@ -67,26 +67,27 @@ bool checkedHeader(const Napi::Value& name_value, const Napi::Value* value_value
 
 // Once, from the bootstrap: the runtime object and the tick hooks. Later calls (filter code can reach
 // the binding) are refused.
-// All headers of a map in one crossing: "k\0v\0k\0v" (latin1), "" for an empty or absent map.
+// All headers of a map in one crossing: "\0name\x01value" per entry (latin1; names are tokens and
+// values have no NUL, so the SDK finds a name by searching for "\0name\x01" without splitting the
+// map), "" for an empty or absent map. The buffers are the worker's own, reused: no allocation.
 Napi::Value getHeaders(const Napi::CallbackInfo& info) {
   Stream* stream = streamOf(info, "headers");
   if (stream == nullptr) return info.Env().Undefined();
   nv_header_type type;
   HeaderTarget target;
   if (!headerType(info[1], &type, &target)) return invalidArgument(info.Env(), "headers: bad header map");
-  size_t count = envoy.http_get_headers_size(stream->envoyFilter(), type);
-  if (count == 0) return Napi::String::New(info.Env(), "");
-  std::vector<nv_envoy_header> headers(count);
-  if (!envoy.http_get_headers(stream->envoyFilter(), type, headers.data())) return Napi::String::New(info.Env(), "");
-  size_t total = 0;
-  for (const auto& h : headers) total += h.key_length + h.value_length + 2;
-  std::string joined;
-  joined.reserve(total);
-  for (size_t i = 0; i < count; i++) {
-    if (i > 0) joined.push_back('\0');
-    joined.append(headers[i].key_ptr, headers[i].key_length);
-    joined.push_back('\0');
-    joined.append(headers[i].value_ptr, headers[i].value_length);
+  thread_local std::vector<nv_envoy_header> headers;
+  thread_local std::string joined;
+  joined.clear();
+  const size_t count = envoy.http_get_headers_size(stream->envoyFilter(), type);
+  headers.resize(count);
+  if (count > 0 && envoy.http_get_headers(stream->envoyFilter(), type, headers.data())) {
+    for (const auto& h : headers) {
+      joined.push_back('\0');
+      joined.append(h.key_ptr, h.key_length);
+      joined.push_back('\x01');
+      joined.append(h.value_ptr, h.value_length);
+    }
   }
   stream->countBytes(joined.size());
   napi_value out;
@@ -94,7 +95,6 @@ Napi::Value getHeaders(const Napi::CallbackInfo& info) {
   return Napi::Value(info.Env(), out);
 }
 
-// (token, type, name, value | null): null removes every value of the name.
 // (token, type, name, value | null): null removes every value of the name.
 Napi::Value setHeader(const Napi::CallbackInfo& info) {
   const bool removing = info[3].IsNull() || info[3].IsUndefined();
