@@ -51,9 +51,14 @@ make_root() {
     # A root made for an older package list: add what is missing with the root's own apt.
     echo "runtime-root: adding packages to the $suite root ($wanted)" >&2
     cp -L /etc/resolv.conf "$dir/etc/resolv.conf" 2>/dev/null || true
+    # apt's signature check and dpkg's scripts need /proc and /dev.
+    mount_system "$dir"
+    local updated=0
     # shellcheck disable=SC2086
-    if chroot "$dir" sh -ec "apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $(echo "$wanted" | tr , ' ') && apt-get clean" \
-      >>"$roots/$suite.debootstrap.log" 2>&1; then
+    chroot "$dir" sh -ec "apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $(echo "$wanted" | tr , ' ') && apt-get clean" \
+      >>"$roots/$suite.update.log" 2>&1 && updated=1
+    unmount_all "$dir"
+    if [ "$updated" = 1 ]; then
       echo "$wanted" >"$stamp"
       echo "$dir"
       return
@@ -92,6 +97,15 @@ make_root() {
   echo "$dir"
 }
 
+# Mounts /proc, /dev and /sys in the root $1 (unmount_all undoes it).
+mount_system() {
+  mkdir -p "$1/proc" "$1/dev" "$1/sys"
+  mount -t proc proc "$1/proc"
+  mount --rbind /dev "$1/dev"
+  mount --make-rslave "$1/dev"
+  mount -t sysfs sysfs "$1/sys"
+}
+
 # Unmounts everything mounted below $1 (deepest first).
 unmount_all() {
   local dir
@@ -107,12 +121,9 @@ run_in_root() {
   dir="$(make_root "$(suite_of "$runtime")")"
   [ $# -gt 0 ] || die "run: no command given"
   # This checkout at the same path inside the root, so absolute paths in tests and builds hold.
-  mkdir -p "$dir$repo" "$dir/proc" "$dir/dev" "$dir/sys" "$dir/tmp"
+  mkdir -p "$dir$repo" "$dir/tmp"
   trap 'unmount_all "'"$dir"'"' EXIT
-  mount -t proc proc "$dir/proc"
-  mount --rbind /dev "$dir/dev"
-  mount --make-rslave "$dir/dev"
-  mount -t sysfs sysfs "$dir/sys"
+  mount_system "$dir"
   mount --bind "$repo" "$dir$repo"
   cp -L /etc/resolv.conf "$dir/etc/resolv.conf" 2>/dev/null || true
   # debootstrap writes no /etc/hosts; tests resolve localhost.
