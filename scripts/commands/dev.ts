@@ -241,7 +241,9 @@ export function startDev(entry: string, options: DevOptions): DevSession {
     log(
       `nodevoy dev: ${session.url}${listenAddress === '0.0.0.0' ? ' (listening on all addresses)' : ''} -> ` +
         `${upstream ? upstream.shown : 'a direct response (no --upstream)'}` +
-        (watching ? `; watching ${plural(sourceCount(), 'file')}` : ''),
+        (watching ? `; watching ${plural(sourceCount(), 'file')}` : '') +
+        `; on ${runtimeInfo().name} (Node ${runtimeInfo().nodeVersion}), what \`nodevoy build\` deploys here by default ` +
+        `(NODEVOY_RUNTIME=<${RUNTIME_NAMES.join('|')}> picks another where its libnode runs)`,
     )
   }
 
@@ -287,10 +289,6 @@ export function startDev(entry: string, options: DevOptions): DevSession {
     libnodeDir()
     const module = libnodevoyPath()
     const runtime = runtimeInfo()
-    log(
-      `nodevoy dev: running the filter on ${runtime.name} (Node ${runtime.nodeVersion}, ${runtime.libnode.package}), what \`nodevoy build\` ` +
-        `deploys here by default; NODEVOY_RUNTIME=<${RUNTIME_NAMES.join('|')}> picks another where its libnode runs`,
-    )
     const upstream = options.upstream ? await devUpstream(options.upstream, terms) : undefined
     if (options.inspect && options.concurrency > 1) log(`nodevoy dev: --inspect runs one worker (--concurrency 1), so every request meets the debugger`)
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'nodevoy-dev-'))
