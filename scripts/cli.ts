@@ -24,6 +24,8 @@ const positive = (value: string) => {
   if (!Number.isInteger(n) || n < 1 || n > 256) throw new InvalidArgumentError('an integer 1..256')
   return n
 }
+// A repeatable option's values, in order.
+const collect = (value: string, previous: string[]) => [...previous, value]
 const LOG_LEVELS = ['trace', 'debug', 'info', 'warning', 'warn', 'error', 'critical', 'off']
 
 const program = new Command()
@@ -53,6 +55,7 @@ program
   .description('run a filter locally in the dev host, rebuilding and swapping it in on every change')
   .argument('<entry>', 'the filter entry file, e.g. filter.ts')
   .option('-u, --upstream <host:port>', 'where requests go after the filter: IPv4 or host name (default: a direct 200 response)')
+  .option('--cluster <name=host:port>', 'a cluster for the filter\'s callouts, stream.fetch(name, ...): IPv4 or host name (repeatable)', collect, [])
   .option('-p, --port <port>', 'listening port (0: any free port)', port, 10000)
   .option('--host <address>', 'listening address (0.0.0.0 to reach it from outside a container)', '127.0.0.1')
   .option('-c, --config <file>', "the filter's config (JSON or YAML); changes are picked up too")
@@ -63,6 +66,7 @@ program
   .action(async (entry: string, opts) => {
     const session = startDev(entry, {
       upstream: opts.upstream,
+      clusters: opts.cluster,
       port: opts.port,
       host: opts.host,
       config: opts.config,
@@ -92,6 +96,7 @@ program
   .option('-f, --filter <name>', 'which filter of the entry to configure (when it exports several)')
   .option('-c, --config <file>', "the filter's config (JSON or YAML), checked against its schema and put in envoy.yaml")
   .option('-u, --upstream <host:port>', 'the service behind Envoy: IPv4, [IPv6] or a host name (STRICT_DNS)', '127.0.0.1:8080')
+  .option('--cluster <name=host:port>', 'a cluster for the filter\'s callouts, stream.fetch(name, ...) (repeatable)', collect, [])
   .option('--bundle-path <path>', 'absolute path of bundle.js where Envoy runs', '/etc/nodevoy/bundle.js')
   .option('--fail-open', 'let requests through when the filter throws (default: answer 500)')
   .option('-q, --quiet', 'print nothing on success')
@@ -103,6 +108,7 @@ program
       filter: opts.filter,
       config: opts.config,
       upstream: opts.upstream,
+      clusters: opts.cluster,
       bundlePath: opts.bundlePath,
       failOpen: !!opts.failOpen,
       quiet: !!opts.quiet,

@@ -28,6 +28,11 @@ export interface StartFilterOptions {
   filter?: string
   /** `host:port` (IPv4 or a host name) the requests go to after the filter; default: a direct 200 response. */
   upstream?: string
+  /**
+   * Clusters for the filter's callouts, `stream.fetch(name, ...)`: name → `host:port` (IPv4 or a host
+   * name), e.g. `{ auth: '127.0.0.1:9000' }`.
+   */
+  clusters?: Record<string, string>
   /** Dev host worker threads (default 1). */
   concurrency?: number
   /** The dev host's log level: trace, debug, info (default), warning, error, critical, off. */
@@ -73,6 +78,7 @@ export async function startFilter(entry: string | URL, options: StartFilterOptio
     port: 0,
     concurrency: options.concurrency ?? 1,
     upstream: options.upstream,
+    clusters: Object.entries(options.clusters ?? {}).map(([name, target]) => `${name}=${target}`),
     filter: options.filter,
     configValue: options.config,
     logLevel: options.logLevel,

@@ -1,5 +1,5 @@
 import type { NativeBinding } from './internal/binding.js'
-import type { HeaderMapType } from './internal/contract.js'
+import { HeaderMapSeparator, type HeaderMapType } from './internal/contract.js'
 import type { StreamLink } from './internal/link.js'
 
 /**
@@ -72,8 +72,8 @@ export function lowerAscii(name: string): string {
 }
 
 /** Separators of the map string libnodevoy returns: "\0name\x01value" per entry (names are tokens, values have no NUL). */
-const ENTRY = '\0'
-const VALUE = '\x01'
+const ENTRY = String.fromCharCode(HeaderMapSeparator.Entry)
+const VALUE = String.fromCharCode(HeaderMapSeparator.Value)
 
 /** Whether key can be searched for in the joined map (no separator in it; such a name matches nothing anyway). */
 function searchable(key: string): boolean {

@@ -278,13 +278,6 @@ nv_local_reply_status envoy_dynamic_module_on_http_filter_local_reply(nv_filter_
                                                                       uint32_t response_code,
                                                                       nv_envoy_buffer details,
                                                                       bool reset_imminent) NV_NOEXCEPT;
-/* The thread that issued the config-level callout (M). */
-void envoy_dynamic_module_on_http_filter_config_http_callout_done(nv_config_envoy_ptr config_envoy,
-                                                                  nv_config_module_ptr config_module,
-                                                                  uint64_t callout_id, nv_http_callout_result result,
-                                                                  nv_envoy_header* headers, size_t headers_size,
-                                                                  nv_envoy_buffer* body_chunks,
-                                                                  size_t body_chunks_size) NV_NOEXCEPT;
 /* M. */
 void envoy_dynamic_module_on_http_filter_config_scheduled(nv_config_envoy_ptr config_envoy,
                                                           nv_config_module_ptr config_module, uint64_t event_id) NV_NOEXCEPT;
@@ -425,12 +418,6 @@ bool envoy_dynamic_module_callback_http_stream_send_trailers(nv_filter_envoy_ptr
                                                              nv_module_header* trailers, size_t trailers_size) NV_NOEXCEPT;
 void envoy_dynamic_module_callback_http_filter_reset_http_stream(nv_filter_envoy_ptr filter_envoy,
                                                                  uint64_t stream_id) NV_NOEXCEPT;
-/* Config-level one-shot callout: issue it on the main thread (from on_http_filter_config_scheduled);
- * on_http_filter_config_http_callout_done runs on that thread. */
-nv_http_callout_init_result envoy_dynamic_module_callback_http_filter_config_http_callout(
-    nv_config_envoy_ptr config_envoy, uint64_t* callout_id_out, nv_module_buffer cluster_name,
-    nv_module_header* headers, size_t headers_size, nv_module_buffer body, uint64_t timeout_milliseconds) NV_NOEXCEPT;
-
 /* Dynamic metadata. */
 void envoy_dynamic_module_callback_http_set_dynamic_metadata_number(nv_filter_envoy_ptr filter_envoy,
                                                                     nv_module_buffer filter_namespace,

@@ -48,6 +48,7 @@ constexpr const char* kBootstrapSource = R"JS("use strict";
   var PROTOCOL_VERSION = 3;
   var FILTER_BRAND = `nodevoy.filter.v${PROTOCOL_VERSION}`;
   var LOG_CONTEXT = "nodevoy.logContext";
+  var LOAD_BUNDLE = "nodevoy.loadBundle";
 
   // sdk/internal/describe.ts
   function describe(error) {
@@ -251,18 +252,72 @@ constexpr const char* kBootstrapSource = R"JS("use strict";
     );
   } catch {
   }
+  var sourceMapCache;
+  var sourceMaps = /* @__PURE__ */ new Map();
+  var sourceMapsWanted = (() => {
+    try {
+      const options = __require("internal/options");
+      return options.getOptionValue("--enable-source-maps") === true;
+    } catch {
+      return false;
+    }
+  })();
+  if (sourceMapsWanted) {
+    ;
+    process.setSourceMapsEnabled(false);
+    const SourceMapClass = import_module.default.SourceMap;
+    const cacheSourceMap = (file, code) => {
+      const url = /\/\/# sourceMappingURL=(\S+)\s*$/.exec(code.slice(-4096))?.[1];
+      if (!url) return;
+      try {
+        const text = url.startsWith("data:") ? Buffer.from(url.slice(url.indexOf(",") + 1), url.includes(";base64,") ? "base64" : "utf8").toString("utf8") : import_fs.default.readFileSync(import_path.default.resolve(import_path.default.dirname(file), decodeURIComponent(url)), "utf8");
+        const payload = JSON.parse(text);
+        sourceMaps.set(file, { map: new SourceMapClass(payload), dir: import_path.default.resolve(import_path.default.dirname(file), payload.sourceRoot ?? "") });
+      } catch {
+      }
+    };
+    const mapFrame = (frame) => {
+      const text = String(frame);
+      const file = frame.getFileName();
+      const source = file === null || file === void 0 ? void 0 : sourceMaps.get(file);
+      const line = frame.getLineNumber();
+      const column = frame.getColumnNumber();
+      if (!source || line === null || column === null) return text;
+      const entry = source.map.findEntry(line - 1, column - 1);
+      if (entry.originalSource === void 0 || entry.originalLine === void 0 || entry.originalColumn === void 0) return text;
+      const original = entry.originalSource.startsWith("file://") ? new URL(entry.originalSource).pathname : import_path.default.resolve(source.dir, entry.originalSource);
+      const at = `${file}:${line}:${column}`;
+      const i = text.lastIndexOf(at);
+      return i < 0 ? text : `${text.slice(0, i)}${original}:${entry.originalLine + 1}:${entry.originalColumn + 1}${text.slice(i + at.length)}`;
+    };
+    Error.prepareStackTrace = (error, frames) => {
+      let head;
+      try {
+        head = Error.prototype.toString.call(error);
+      } catch {
+        head = "Error";
+      }
+      return frames.length === 0 ? head : `${head}
+    at ${frames.map(mapFrame).join("\n    at ")}`;
+    };
+    sourceMapCache = cacheSourceMap;
+  }
+  function loadBundle(file) {
+    const ModuleClass = import_module.default;
+    const m = new ModuleClass(file, null);
+    m.filename = file;
+    m.paths = ModuleClass._nodeModulePaths(import_path.default.dirname(file));
+    const code = import_fs.default.readFileSync(file, "utf8");
+    sourceMapCache?.(file, code);
+    m._compile(code, file);
+    m.loaded = true;
+    return m.exports;
+  }
+  Object.defineProperty(globalThis, Symbol.for(LOAD_BUNDLE), { value: loadBundle });
   binding.setup({
     tickFlag,
     processTicks,
-    load(file) {
-      const ModuleClass = import_module.default;
-      const m = new ModuleClass(file, null);
-      m.filename = file;
-      m.paths = ModuleClass._nodeModulePaths(import_path.default.dirname(file));
-      m._compile(import_fs.default.readFileSync(file, "utf8"), file);
-      m.loaded = true;
-      return m.exports;
-    },
+    load: loadBundle,
     instantiate(exports, name, configJson, filterId, settleTimeoutMs) {
       return findFilter(exports, name)[Symbol.for(FILTER_BRAND)].instantiate(binding, configJson, filterId, settleTimeoutMs);
     },

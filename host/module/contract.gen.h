@@ -126,6 +126,11 @@ enum class CalloutEventType : int {
   Failed = 4,
 };
 
+enum HeaderMapSeparator : char {
+  kHeaderMapEntry = 0,
+  kHeaderMapValue = 1,
+};
+
 // The ABI values the contract restates (sdk/internal/contract.ts) must be the ABI header's.
 static_assert(NV_HEADER_REQUEST == 0);
 static_assert(NV_HEADER_REQUEST_TRAILER == 1);

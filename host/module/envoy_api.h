@@ -69,7 +69,6 @@ namespace nodevoy {
   OPTIONAL(http_stream_send_data)                                                 \
   OPTIONAL(http_stream_send_trailers)                                             \
   OPTIONAL(http_filter_reset_http_stream)                                         \
-  OPTIONAL(http_filter_config_http_callout)                                       \
   OPTIONAL(http_filter_config_scheduler_new)                                      \
   OPTIONAL(http_filter_config_scheduler_commit)                                   \
   OPTIONAL(http_filter_config_scheduler_delete)

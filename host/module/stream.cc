@@ -110,6 +110,9 @@ int Stream::runHook(int kind, bool end_of_stream) {
   int action = callDispatch(*env_, *instance_, kind, token(), end_of_stream, config_->name(), id_, config_->cpuBudgetMs());
   if (d == nullptr || !alive_) {
     if (d != nullptr) d->on_stack = false;
+    // What the hook queued runs now too: onStreamComplete aborts stream.signal, whose reactions
+    // (a cancelled timer's rejection) are microtasks that nothing else would run until the next hook.
+    env_->drainIfOutermost();
     return action;
   }
   if (action == contract::kPending) {

@@ -5,7 +5,7 @@
 import fs from 'node:fs'
 import path from 'node:path'
 import { bundleFilter, scanBuiltinImports } from '../bundle.js'
-import { bootstrap, parseHostPort, toYaml, type UpstreamAddress } from '../lib/envoy-config.js'
+import { bootstrap, parseClusterSpec, parseHostPort, toYaml, type NamedCluster, type UpstreamAddress } from '../lib/envoy-config.js'
 import { CLI_TERMS, toolError } from '../lib/errors.js'
 import { inspectFilter, type InspectResult } from '../lib/inspect.js'
 import { libnodevoyPath } from '../lib/paths.js'
@@ -19,6 +19,8 @@ export interface BuildOptions {
   bundlePath: string
   /** host:port (IPv4, [IPv6] or a DNS name) of the service behind Envoy; default 127.0.0.1:8080. */
   upstream?: string
+  /** Clusters for the filter's callouts (`stream.fetch`), each `name=host:port`. */
+  clusters?: string[]
   failOpen?: boolean
   quiet?: boolean
   /** The runtime to deploy on: node18, node20, node22 or node24 (default: the one in use here). */
@@ -47,6 +49,22 @@ export function upstreamOption(value: string, flag = '--upstream'): UpstreamAddr
     )
   }
   return parsed
+}
+
+/** Cluster options (`name=host:port`, once per name) as clusters, or a clear error. */
+export function clusterOptions(values: readonly string[], flag = '--cluster'): NamedCluster[] {
+  const clusters: NamedCluster[] = []
+  for (const value of values) {
+    let cluster: NamedCluster
+    try {
+      cluster = parseClusterSpec(value)
+    } catch (error) {
+      throw toolError('NODEVOY_ERR_INVALID_ARGUMENT', `${flag} ${(error as Error).message}`)
+    }
+    if (clusters.some((c) => c.name === cluster.name)) throw toolError('NODEVOY_ERR_INVALID_ARGUMENT', `${flag} ${cluster.name} is given twice`)
+    clusters.push(cluster)
+  }
+  return clusters
 }
 
 const DOCKERFILE = (filter: string, bundlePath: string, runtime: RuntimeInfo) => {
@@ -87,6 +105,7 @@ export async function build(entry: string, options: BuildOptions): Promise<Build
     )
   }
   const upstream = upstreamOption(options.upstream ?? '127.0.0.1:8080')
+  const clusters = clusterOptions(options.clusters ?? [])
   const outDir = path.resolve(options.out)
   fs.mkdirSync(outDir, { recursive: true })
   const bundle = path.join(outDir, 'bundle.js')
@@ -132,6 +151,7 @@ export async function build(entry: string, options: BuildOptions): Promise<Build
     listen: { address: '0.0.0.0', port: 10000 },
     admin: { address: '127.0.0.1', port: 9901 },
     upstream,
+    clusters,
     accessLog: true,
   })
   const target = upstream.host.includes(':') ? `[${upstream.host}]:${upstream.port}` : `${upstream.host}:${upstream.port}`
@@ -142,6 +162,7 @@ export async function build(entry: string, options: BuildOptions): Promise<Build
       `Envoy v1.40 bootstrap for the nodevoy filter "${chosen.name}", written by \`nodevoy build\`.\n` +
         `Run with ENVOY_DYNAMIC_MODULES_SEARCH_PATH set to the directory of libnodevoy.so.\n` +
         `Listens on :10000, sends requests to ${target} (the "upstream" cluster; \`--upstream host:port\` sets it),\n` +
+        (clusters.length ? `has the clusters ${clusters.map((c) => c.name).join(', ')} for the filter's callouts (\`--cluster name=host:port\`),\n` : '') +
         `logs every request to stdout. The filter's config is JSON in a StringValue, so it reaches the filter unchanged.`,
     ),
   )

@@ -15,7 +15,7 @@ import path from 'node:path'
 import { context, type BuildContext, type BuildResult, type Message } from 'esbuild'
 import { bundleError, bundleOptions, formatMessage, metafileInputs, scanBuiltinImports } from '../bundle.js'
 import { launchProxy, listenerPort, moduleEnv, waitReady, type ProxyProcess } from '../lib/devhost.js'
-import { bootstrap, parseHostPort, toYaml, type UpstreamAddress } from '../lib/envoy-config.js'
+import { bootstrap, parseClusterSpec, parseHostPort, toYaml, type NamedCluster, type UpstreamAddress } from '../lib/envoy-config.js'
 import { CLI_TERMS, NodevoyError, toolError, type Terms } from '../lib/errors.js'
 import { inspectFilter, withSourceMaps } from '../lib/inspect.js'
 import { devHostPath, libnodeDir, libnodevoyPath } from '../lib/paths.js'
@@ -25,6 +25,8 @@ import { readConfigFile } from '../lib/ui.js'
 export interface DevOptions {
   /** host:port of the service behind the filter (IPv4 or a host name); default: a direct 200 response. */
   upstream?: string
+  /** Clusters for the filter's callouts (`stream.fetch(name, ...)`), each `name=host:port` (IPv4 or a host name). */
+  clusters?: string[]
   /** Listening port (0: any free port). */
   port: number
   /** Listening address (default 127.0.0.1; 0.0.0.0 in a container). */
@@ -70,19 +72,40 @@ async function devUpstream(value: string, terms: Terms): Promise<{ address: Upst
   if (!parsed) {
     throw toolError('NODEVOY_ERR_INVALID_ARGUMENT', `${terms.upstream} must be host:port (an IPv4 address or a host name, e.g. localhost:8080), got "${value}"`)
   }
-  if (net.isIPv4(parsed.host)) return { address: parsed, shown: value }
+  return { address: await devAddress(parsed, `${terms.upstream} ${value}`), shown: value }
+}
+
+/** The dev host's clusters for callouts, each resolved to IPv4 now. */
+async function devClusters(values: readonly string[], terms: Terms): Promise<NamedCluster[]> {
+  const clusters: NamedCluster[] = []
+  for (const value of values) {
+    let cluster: NamedCluster
+    try {
+      cluster = parseClusterSpec(value)
+    } catch (error) {
+      throw toolError('NODEVOY_ERR_INVALID_ARGUMENT', `${terms.cluster} ${(error as Error).message}`)
+    }
+    if (clusters.some((c) => c.name === cluster.name)) throw toolError('NODEVOY_ERR_INVALID_ARGUMENT', `${terms.cluster} ${cluster.name} is given twice`)
+    clusters.push({ name: cluster.name, address: await devAddress(cluster.address, `${terms.cluster} ${value}`) })
+  }
+  return clusters
+}
+
+/** An address the dev host can connect to: IPv4, a host name resolved to IPv4 now. */
+async function devAddress(parsed: UpstreamAddress, what: string): Promise<UpstreamAddress> {
+  if (net.isIPv4(parsed.host)) return parsed
   if (net.isIPv6(parsed.host)) {
     throw toolError(
       'NODEVOY_ERR_INVALID_ARGUMENT',
-      `${terms.upstream} ${value}: the dev host connects to upstreams over IPv4 only; use an IPv4 address or a host name with an IPv4 address ` +
-        '(`nodevoy build --upstream` accepts IPv6 for Envoy)',
+      `${what}: the dev host connects to upstreams over IPv4 only; use an IPv4 address or a host name with an IPv4 address ` +
+        '(`nodevoy build` accepts IPv6 for Envoy)',
     )
   }
   try {
     const { address } = await dns.lookup(parsed.host, { family: 4 })
-    return { address: { host: address, port: parsed.port }, shown: `${value} (${address})` }
+    return { host: address, port: parsed.port }
   } catch (error) {
-    throw toolError('NODEVOY_ERR_INVALID_ARGUMENT', `${terms.upstream} ${value}: cannot resolve ${parsed.host} to an IPv4 address (${(error as Error).message})`)
+    throw toolError('NODEVOY_ERR_INVALID_ARGUMENT', `${what}: cannot resolve ${parsed.host} to an IPv4 address (${(error as Error).message})`)
   }
 }
 
@@ -162,6 +185,7 @@ export function startDev(entry: string, options: DevOptions): DevSession {
         listen: { address: listenAddress, port: options.port },
         admin: { address: '127.0.0.1', port: 0 },
         upstream: upstream?.address ?? { directResponse: { status: 200, body: 'nodevoy dev: no --upstream given; the filter let this request through\n' } },
+        clusters,
       })
       fs.writeFileSync(path.join(work!, 'envoy.yaml'), toYaml(document))
       if (!host) {
@@ -185,6 +209,7 @@ export function startDev(entry: string, options: DevOptions): DevSession {
     }
   }
   let previousServed: string | undefined
+  let clusters: NamedCluster[] = []  // resolved once at start
 
   const startHost = async (upstream: { address: UpstreamAddress; shown: string } | undefined) => {
     const adminPath = path.join(work!, 'admin-address')
@@ -290,6 +315,7 @@ export function startDev(entry: string, options: DevOptions): DevSession {
     const module = libnodevoyPath()
     const runtime = runtimeInfo()
     const upstream = options.upstream ? await devUpstream(options.upstream, terms) : undefined
+    clusters = await devClusters(options.clusters ?? [], terms)
     if (options.inspect && options.concurrency > 1) log(`nodevoy dev: --inspect runs one worker (--concurrency 1), so every request meets the debugger`)
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'nodevoy-dev-'))
     if (stopped) return fs.rmSync(dir, { recursive: true, force: true })

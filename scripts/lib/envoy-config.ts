@@ -78,19 +78,50 @@ function isDnsName(host: string): boolean {
   return host.split('.').every((label) => /^[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?$/.test(label))
 }
 
-/** The upstream cluster: STATIC for an IP address, STRICT_DNS (re-resolved by Envoy) for a name. */
-export function upstreamCluster(upstream: UpstreamAddress): Record<string, unknown> {
-  const isName = net.isIP(upstream.host) === 0
+/** A cluster of one endpoint: STATIC for an IP address, STRICT_DNS (re-resolved by Envoy) for a name. */
+export function endpointCluster(name: string, address: UpstreamAddress): Record<string, unknown> {
+  const isName = net.isIP(address.host) === 0
   return {
-    name: 'upstream',
+    name,
     type: isName ? 'STRICT_DNS' : 'STATIC',
     ...(isName ? { dns_lookup_family: 'V4_PREFERRED' } : {}),
     connect_timeout: '5s',
     load_assignment: {
-      cluster_name: 'upstream',
-      endpoints: [{ lb_endpoints: [{ endpoint: { address: { socket_address: { address: upstream.host, port_value: upstream.port } } } }] }],
+      cluster_name: name,
+      endpoints: [{ lb_endpoints: [{ endpoint: { address: { socket_address: { address: address.host, port_value: address.port } } } }] }],
     },
   }
+}
+
+/** The cluster requests go to after the filters. */
+export function upstreamCluster(upstream: UpstreamAddress): Record<string, unknown> {
+  return endpointCluster(UPSTREAM_CLUSTER, upstream)
+}
+
+/** The name of the cluster behind the filters (so no other cluster may take it). */
+export const UPSTREAM_CLUSTER = 'upstream'
+
+/** A cluster for the filter's callouts (`stream.fetch(name, ...)`). */
+export interface NamedCluster {
+  name: string
+  address: UpstreamAddress
+}
+
+/**
+ * Parses `name=host:port` (a cluster for `stream.fetch`); throws a message saying what is wrong.
+ * Names are what Envoy's stats can carry unescaped: letters, digits, `_`, `-` and `.`.
+ */
+export function parseClusterSpec(value: string): NamedCluster {
+  const eq = value.indexOf('=')
+  const name = eq < 0 ? '' : value.slice(0, eq)
+  const target = eq < 0 ? value : value.slice(eq + 1)
+  if (!/^[A-Za-z0-9_.-]+$/.test(name)) {
+    throw new Error(`must be name=host:port with a name of letters, digits, "_", "-" or "." (e.g. auth=127.0.0.1:9000), got "${value}"`)
+  }
+  if (name === UPSTREAM_CLUSTER) throw new Error(`"${UPSTREAM_CLUSTER}" is the cluster behind the filter (set by the upstream option); choose another name`)
+  const address = parseHostPort(target)
+  if (!address) throw new Error(`${name}: must be host:port with an IPv4 address, a host name or a bracketed IPv6 address, got "${target}"`)
+  return { name, address }
 }
 
 export interface BootstrapOptions {
@@ -101,14 +132,19 @@ export interface BootstrapOptions {
   upstream: UpstreamAddress | { directResponse: { status: number; body: string } }
   /** Log every request to stdout in Envoy's default access-log format (Envoy; the dev host has no access logs). */
   accessLog?: boolean
+  /** More clusters, for the filter's callouts (`stream.fetch(name, ...)`). */
+  clusters?: NamedCluster[]
 }
 
 export function bootstrap(options: BootstrapOptions): Record<string, unknown> {
   const route =
     'directResponse' in options.upstream
       ? { match: { prefix: '/' }, direct_response: { status: options.upstream.directResponse.status, body: { inline_string: options.upstream.directResponse.body } } }
-      : { match: { prefix: '/' }, route: { cluster: 'upstream' } }
-  const clusters = 'directResponse' in options.upstream ? [] : [upstreamCluster(options.upstream)]
+      : { match: { prefix: '/' }, route: { cluster: UPSTREAM_CLUSTER } }
+  const clusters = [
+    ...('directResponse' in options.upstream ? [] : [upstreamCluster(options.upstream)]),
+    ...(options.clusters ?? []).map((c) => endpointCluster(c.name, c.address)),
+  ]
   return {
     admin: { address: { socket_address: { address: options.admin.address, port_value: options.admin.port } } },
     static_resources: {

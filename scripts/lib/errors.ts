@@ -21,7 +21,9 @@ export interface Terms {
   config: string
   /** The upstream setting, e.g. "--upstream". */
   upstream: string
+  /** The callout clusters setting, e.g. "--cluster". */
+  cluster: string
 }
 
-export const CLI_TERMS: Terms = { filter: '--filter <name>', config: '--config <file.json|file.yaml>', upstream: '--upstream' }
-export const API_TERMS: Terms = { filter: 'the `filter` option', config: 'the `config` option', upstream: 'the `upstream` option' }
+export const CLI_TERMS: Terms = { filter: '--filter <name>', config: '--config <file.json|file.yaml>', upstream: '--upstream', cluster: '--cluster' }
+export const API_TERMS: Terms = { filter: 'the `filter` option', config: 'the `config` option', upstream: 'the `upstream` option', cluster: 'the `clusters` option' }

@@ -9,7 +9,7 @@ import { spawn } from 'node:child_process'
 import fs from 'node:fs'
 import os from 'node:os'
 import path from 'node:path'
-import { FILTER_BRAND, PROTOCOL_VERSION } from '../../sdk/internal/contract.js'
+import { FILTER_BRAND, LOAD_BUNDLE, PROTOCOL_VERSION } from '../../sdk/internal/contract.js'
 import type { BuiltinImport } from '../bundle.js'
 import { moduleEnv } from './devhost.js'
 import { bootstrap, toYaml } from './envoy-config.js'
@@ -44,7 +44,6 @@ export interface ProbeReport {
 const PROBE = String.raw`'use strict';
 // nodevoy's inspection filter (scripts/lib/inspect.ts). Its config is the inspection request.
 const fs = require('fs');
-const path = require('path');
 const Module = require('module');
 const brand = Symbol.for(${JSON.stringify(FILTER_BRAND)});
 const inert = { hooks: 0, dispatch() { return 0; }, dispose() {} };
@@ -55,14 +54,8 @@ const describe = (e) => {
   const cut = lines.findIndex((l) => l.includes(__filename) || l.includes('node:embedder_main') || l.includes('(node:internal/modules/'));
   return (cut > 0 ? lines.slice(0, cut) : lines).join('\n');
 };
-function load(file) {  // as libnodevoy loads bundles: always CommonJS
-  const m = new Module(file, null);
-  m.filename = file;
-  m.paths = Module._nodeModulePaths(path.dirname(file));
-  m._compile(fs.readFileSync(file, 'utf8'), file);
-  m.loaded = true;
-  return m.exports;
-}
+// The bundle is loaded by libnodevoy's own loader (its bootstrap), exactly as it will be in Envoy.
+const load = globalThis[Symbol.for(${JSON.stringify(LOAD_BUNDLE)})];
 module.exports = { [brand]: { name: 'nodevoy-inspect', instantiate(binding, configJson, filterId) {
   if (binding.workerIndex() !== -1) return inert;  // only the config-validation environment inspects
   const request = JSON.parse(configJson);

@@ -10,7 +10,7 @@ import os from 'os'
 import path from 'path'
 import { format } from 'util'
 import type { NativeBinding } from './binding.js'
-import { FILTER_BRAND, LOG_CONTEXT, LogLevelValue } from './contract.js'
+import { FILTER_BRAND, LOAD_BUNDLE, LOG_CONTEXT, LogLevelValue } from './contract.js'
 import { describe } from './describe.js'
 import { findFilter } from './find-filter.js'
 
@@ -185,22 +185,89 @@ try {
   // no fetch in this runtime
 }
 
+// ---- Source maps, when enabled (NODEVOY_NODE_OPTIONS=--enable-source-maps: nodevoy dev, startFilter).
+// Node's own support parses a bundle's whole map again for every stack trace it formats (Node 18
+// makes a new SourceMap per trace: ~100 ms for a 1.5 MB map), which is charged to the hook that
+// threw and can run it over its CPU budget. Instead each bundle's map is parsed once, when the
+// bundle loads (off the request path), and stack traces are mapped through it.
+let sourceMapCache: ((file: string, code: string) => void) | undefined
+interface ParsedSourceMap {
+  findEntry(line: number, column: number): { originalSource?: string; originalLine?: number; originalColumn?: number }
+}
+const sourceMaps = new Map<string, { map: ParsedSourceMap; dir: string }>()
+const sourceMapsWanted = ((): boolean => {
+  try {
+    const options = (require as (id: string) => { getOptionValue(name: string): unknown })('internal/options')
+    return options.getOptionValue('--enable-source-maps') === true
+  } catch {
+    return false
+  }
+})()
+if (sourceMapsWanted) {
+  ;(process as unknown as { setSourceMapsEnabled(on: boolean): void }).setSourceMapsEnabled(false)
+  const SourceMapClass = (Module as unknown as { SourceMap: new (payload: unknown) => ParsedSourceMap }).SourceMap
+  const cacheSourceMap = (file: string, code: string): void => {
+    const url = /\/\/# sourceMappingURL=(\S+)\s*$/.exec(code.slice(-4096))?.[1]
+    if (!url) return
+    try {
+      const text = url.startsWith('data:')
+        ? Buffer.from(url.slice(url.indexOf(',') + 1), url.includes(';base64,') ? 'base64' : 'utf8').toString('utf8')
+        : fs.readFileSync(path.resolve(path.dirname(file), decodeURIComponent(url)), 'utf8')
+      const payload = JSON.parse(text) as { sourceRoot?: string }
+      sourceMaps.set(file, { map: new SourceMapClass(payload), dir: path.resolve(path.dirname(file), payload.sourceRoot ?? '') })
+    } catch {
+      // no usable map: traces stay on the bundle
+    }
+  }
+  const mapFrame = (frame: NodeJS.CallSite): string => {
+    const text = String(frame)
+    const file = frame.getFileName()
+    const source = file === null || file === undefined ? undefined : sourceMaps.get(file)
+    const line = frame.getLineNumber()
+    const column = frame.getColumnNumber()
+    if (!source || line === null || column === null) return text
+    const entry = source.map.findEntry(line - 1, column - 1)
+    if (entry.originalSource === undefined || entry.originalLine === undefined || entry.originalColumn === undefined) return text
+    const original = entry.originalSource.startsWith('file://') ? new URL(entry.originalSource).pathname : path.resolve(source.dir, entry.originalSource)
+    const at = `${file}:${line}:${column}`
+    const i = text.lastIndexOf(at)
+    return i < 0 ? text : `${text.slice(0, i)}${original}:${entry.originalLine + 1}:${entry.originalColumn + 1}${text.slice(i + at.length)}`
+  }
+  Error.prepareStackTrace = (error: Error, frames: NodeJS.CallSite[]): string => {
+    let head: string
+    try {
+      head = Error.prototype.toString.call(error)
+    } catch {
+      head = 'Error'
+    }
+    return frames.length === 0 ? head : `${head}\n    at ${frames.map(mapFrame).join('\n    at ')}`
+  }
+  sourceMapCache = cacheSourceMap
+}
+
+// Loads a bundle as libnodevoy does: always CommonJS, whatever the file's extension or the nearest
+// package.json says, its source map read when source maps are on. Also offered to nodevoy's
+// inspection filter (scripts/lib/inspect.ts), which loads the user's bundle the same way.
+function loadBundle(file: string): unknown {
+  const ModuleClass = Module as unknown as {
+    new (id: string, parent: null): { filename: string; paths: string[]; exports: unknown; loaded: boolean; _compile(s: string, f: string): void }
+    _nodeModulePaths(dir: string): string[]
+  }
+  const m = new ModuleClass(file, null)
+  m.filename = file
+  m.paths = ModuleClass._nodeModulePaths(path.dirname(file))
+  const code = fs.readFileSync(file, 'utf8')
+  sourceMapCache?.(file, code)
+  m._compile(code, file)
+  m.loaded = true
+  return m.exports
+}
+Object.defineProperty(globalThis, Symbol.for(LOAD_BUNDLE), { value: loadBundle })
+
 binding.setup({
   tickFlag,
   processTicks,
-  load(file: string) {
-    // Always CommonJS, whatever the file's extension or the nearest package.json says.
-    const ModuleClass = Module as unknown as {
-      new (id: string, parent: null): { filename: string; paths: string[]; exports: unknown; loaded: boolean; _compile(s: string, f: string): void }
-      _nodeModulePaths(dir: string): string[]
-    }
-    const m = new ModuleClass(file, null)
-    m.filename = file
-    m.paths = ModuleClass._nodeModulePaths(path.dirname(file))
-    m._compile(fs.readFileSync(file, 'utf8'), file)
-    m.loaded = true
-    return m.exports
-  },
+  load: loadBundle,
   instantiate(exports: unknown, name: string, configJson: string, filterId: number, settleTimeoutMs: number) {
     return findFilter(exports, name)[Symbol.for(FILTER_BRAND)]!.instantiate(binding, configJson, filterId, settleTimeoutMs)
   },

@@ -27,6 +27,12 @@ export const SLOTS = 65536
  */
 export const LOG_CONTEXT = 'nodevoy.logContext'
 
+/**
+ * Symbol.for(LOAD_BUNDLE) on globalThis: the bootstrap's bundle loader, `(file) => exports` (as
+ * libnodevoy loads bundles, source maps included), for nodevoy's inspection filter.
+ */
+export const LOAD_BUNDLE = 'nodevoy.loadBundle'
+
 /** Hook kinds. Bit (1 << kind) of a filter's hook mask says it implements that hook. */
 export const enum HookKind {
   RequestHeaders = 1,
@@ -141,6 +147,15 @@ export const enum HeaderMapType {
   RequestTrailers = 1,
   Response = 2,
   ResponseTrailers = 3,
+}
+
+/**
+ * The string getHeaders returns: per entry, Entry + name + Value + value (latin1). Names are tokens
+ * and values have no NUL, so a name is found by searching for Entry + name + Value.
+ */
+export const enum HeaderMapSeparator {
+  Entry = 0,
+  Value = 1,
 }
 
 /** Envoy's log levels (the ABI's log_level). */

@@ -12,6 +12,7 @@ import {
   BodyWrite,
   CalloutEventType,
   Direction,
+  HeaderMapSeparator,
   HeaderMapType,
   LogLevelValue,
   MetricKind,
@@ -87,7 +88,15 @@ function coded(name: string, code: string, message: string): Error {
 const invalidArgument = (message: string) => new NodevoyError('NODEVOY_ERR_INVALID_ARGUMENT', message)
 const invalidState = (message: string) => new NodevoyError('NODEVOY_ERR_INVALID_STATE', message)
 
-function joined(pairs: [string, string][]): string {
+// A header map as getHeaders returns it (contract.HeaderMapSeparator).
+function headerMapString(pairs: [string, string][]): string {
+  const entry = String.fromCharCode(HeaderMapSeparator.Entry)
+  const value = String.fromCharCode(HeaderMapSeparator.Value)
+  return pairs.map(([k, v]) => `${entry}${k}${value}${v}`).join('')
+}
+
+// Callout headers and trailers as their events carry them: "name\0value\0name\0value".
+function calloutHeaderString(pairs: [string, string][]): string {
   return pairs.map(([k, v]) => `${k}\0${v}`).join('\0')
 }
 
@@ -203,7 +212,7 @@ export class KitBinding implements NativeBinding {
     const entry = this.#entry(token, 'headers')
     const map = entry.envoy.headers(type)
     if (!map || map.entries.length === 0) return ''
-    const text = joined(map.entries)
+    const text = headerMapString(map.entries)
     entry.module.bytesCopied += text.length
     return text
   }
@@ -499,13 +508,13 @@ export class KitBinding implements NativeBinding {
       const pairs = headers.map(([k, v]) => [k.toLowerCase(), v] as [string, string])
       if (!callout.streamed) {
         const whole = concat(frames)
-        events.push(id, CalloutEventType.Headers, response.status, joined(pairs), whole.length === 0)
+        events.push(id, CalloutEventType.Headers, response.status, calloutHeaderString(pairs), whole.length === 0)
         if (whole.length > 0) events.push(id, CalloutEventType.Data, Buffer.from(whole), true)
       } else {
         const bodiless = frames.length === 0 && trailers.length === 0
-        events.push(id, CalloutEventType.Headers, response.status, joined(pairs), bodiless)
+        events.push(id, CalloutEventType.Headers, response.status, calloutHeaderString(pairs), bodiless)
         for (const frame of frames) events.push(id, CalloutEventType.Data, Buffer.from(frame), false)
-        if (trailers.length > 0) events.push(id, CalloutEventType.Trailers, joined(trailers.map(([k, v]) => [k.toLowerCase(), v])))
+        if (trailers.length > 0) events.push(id, CalloutEventType.Trailers, calloutHeaderString(trailers.map(([k, v]) => [k.toLowerCase(), v])))
         else if (!bodiless) events.push(id, CalloutEventType.Data, Buffer.alloc(0), true)
       }
       events.push(id, CalloutEventType.Complete)

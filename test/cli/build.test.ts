@@ -123,6 +123,33 @@ t.test('build --upstream: IPv4 and IPv6 addresses give a STATIC cluster, host na
   }
 })
 
+t.test('build --cluster: clusters for callouts in envoy.yaml, bad ones refused with what is wrong', async (t) => {
+  const dir = tmp(t)
+  const config = writeJson(dir, 'config.json', { username: 'alice', password: 'wonderland' })
+  const out = path.join(dir, 'clusters')
+  await build(example, { out, config, clusters: ['auth=10.0.0.7:9000', 'jwks.v2=keys.internal:443'], ...quiet })
+  const text = fs.readFileSync(path.join(out, 'envoy.yaml'), 'utf8')
+  const clusters = YAML.parse(text).static_resources.clusters as Record<string, any>[]
+  t.same(clusters.map((c) => [c.name, c.type]), [['upstream', 'STATIC'], ['auth', 'STATIC'], ['jwks.v2', 'STRICT_DNS']])
+  t.same(clusters[2]!.load_assignment, {
+    cluster_name: 'jwks.v2',
+    endpoints: [{ lb_endpoints: [{ endpoint: { address: { socket_address: { address: 'keys.internal', port_value: 443 } } } }] }],
+  })
+  t.match(text, /has the clusters auth, jwks\.v2 for the filter's callouts/, 'the header comment names them')
+  const refusals: [string[], RegExp][] = [
+    [['auth'], /--cluster must be name=host:port .*got "auth"/],
+    [['=1.2.3.4:80'], /--cluster must be name=host:port/],
+    [['a b=1.2.3.4:80'], /--cluster must be name=host:port with a name of letters/],
+    [['auth=nowhere'], /--cluster auth: must be host:port .*got "nowhere"/],
+    [['upstream=1.2.3.4:80'], /--cluster "upstream" is the cluster behind the filter/],
+    [['auth=1.2.3.4:80', 'auth=1.2.3.5:80'], /--cluster auth is given twice/],
+  ]
+  for (const [clusters, message] of refusals) {
+    await t.rejects(build(example, { out: path.join(dir, 'x'), config, clusters, ...quiet }), { code: 'NODEVOY_ERR_INVALID_ARGUMENT', message }, `refuses ${clusters.join(' ')}`)
+  }
+  t.notOk(fs.existsSync(path.join(dir, 'x', 'envoy.yaml')), 'nothing for Envoy was written')
+})
+
 t.test('build refuses bad input with a clear, coded error', async (t) => {
   const dir = tmp(t)
   const out = path.join(dir, 'o')

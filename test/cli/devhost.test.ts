@@ -1,6 +1,8 @@
 // nodevoy/devhost (startFilter): filters tested through real HTTP in libnodevoy inside the dev host.
 // Configs validated by any Standard Schema library with field paths, the config reaching the filter
 // exactly as given, source-mapped stack traces in the logs, and coded errors for every mistake.
+import http from 'node:http'
+import type { AddressInfo } from 'node:net'
 import path from 'node:path'
 import t, { type Test } from 'tap'
 import { request } from 'undici'
@@ -131,6 +133,8 @@ export const b = defineFilter({ name: 'b', create: () => ({}) })
   await t.rejects(startFilter(file(dir, 'broken.ts', 'export default {\n')), { code: 'NODEVOY_ERR_BUILD_FAILED', message: /broken\.ts:2:0/ })
   await t.rejects(startFilter(path.join(dir, 'missing.ts')), { code: 'NODEVOY_ERR_INVALID_ARGUMENT', message: /no such file/ })
   await t.rejects(startFilter(two, { filter: 'a', upstream: 'nowhere' }), { code: 'NODEVOY_ERR_INVALID_ARGUMENT', message: /^the `upstream` option must be host:port/ })
+  await t.rejects(startFilter(two, { filter: 'a', clusters: { auth: 'nowhere' } }), { code: 'NODEVOY_ERR_INVALID_ARGUMENT', message: /^the `clusters` option auth: must be host:port/ })
+  await t.rejects(startFilter(two, { filter: 'a', clusters: { upstream: '127.0.0.1:1' } }), { code: 'NODEVOY_ERR_INVALID_ARGUMENT', message: /"upstream" is the cluster behind the filter/ })
   const creates = file(dir, 'creates.ts', `import { defineFilter } from 'nodevoy'
 export default defineFilter({ name: 'c', create() { throw new TypeError('bad setup') } })
 `)
@@ -174,4 +178,46 @@ export default defineFilter({ name: 'version', create: () => ({ onResponseHeader
   await res.body.text()
   const major = testRuntime.nodeVersion.split('.')[0]
   t.match(String(res.headers['x-node']), new RegExp(`^v${major}\\.`), `the filter ran on Node ${major} (${testRuntime.libnode.package})`)
+})
+
+t.test('startFilter clusters: stream.fetch reaches a service as an Envoy cluster', async (t) => {
+  // The service: answers 200 with who the caller is for the right token, else 403.
+  const server = http.createServer((req, res) => {
+    const ok = req.headers.authorization === 'Bearer good'
+    res.writeHead(ok ? 200 : 403, { 'x-user': ok ? 'alice' : '' }).end(ok ? 'ok' : 'no')
+  })
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
+  t.teardown(() => new Promise<void>((resolve) => server.close(() => resolve())))
+  const port = (server.address() as AddressInfo).port
+  const dir = project(t)
+  const entry = file(
+    dir,
+    'authz.ts',
+    `import { defineFilter } from 'nodevoy'
+export default defineFilter({
+  name: 'authz',
+  create: () => ({
+    async onRequestHeaders(headers, stream) {
+      const res = await stream.fetch('auth', '/check', { headers: { authorization: headers.get('authorization') ?? '' }, timeoutMs: 2000 })
+      if (!res.ok) return stream.sendLocalReply(res.status, await res.text())
+      headers.set('x-user', res.headers.get('x-user') ?? '')
+    },
+    onResponseHeaders(headers, stream) {
+      headers.set('x-checked', 'yes')
+    },
+  }),
+})
+`,
+  )
+  const filter = await startFilter(entry, { clusters: { auth: `127.0.0.1:${port}` } })
+  t.teardown(() => filter.stop())
+  const allowed = await request(filter.url + '/', { headers: { authorization: 'Bearer good' } })
+  await allowed.body.text()
+  t.equal(allowed.statusCode, 200, 'allowed by the service')
+  t.equal(allowed.headers['x-checked'], 'yes')
+  const denied = await request(filter.url + '/', { headers: { authorization: 'Bearer bad' } })
+  t.equal(denied.statusCode, 403, "the service's answer")
+  t.equal(await denied.body.text(), 'no')
+  const stats = await (await fetch(filter.adminUrl + '/stats')).text()
+  t.match(stats, /cluster\.auth\.upstream_rq_total: 2/, "the calls went through Envoy's cluster (its stats count them)")
 })

@@ -34,9 +34,9 @@ t.test('a route config merged with the filter config, per route', (t) =>
       { concurrency: 2 },
     )
     t.teardown(() => proxy.stop())
-    t.same(await routeView(proxy, '/a'), { limit: 5, tickMs: 50, label: 'a', merged: true }, 'route /a: merged by mergeRouteConfig')
-    t.same(await routeView(proxy, '/b'), { limit: 7, tickMs: 50, merged: true }, 'route /b: a per-route config naming its bundle')
-    t.same(await routeView(proxy, '/other'), { limit: 100, tickMs: 50 }, 'a route without one: the filter config alone')
+    t.same(await routeView(proxy, '/a'), { limit: 5, tickMs: 50, tag: 't', label: 'a', merged: true }, 'route /a: merged by mergeRouteConfig')
+    t.same(await routeView(proxy, '/b'), { limit: 7, tickMs: 50, tag: 't', merged: true }, 'route /b: a per-route config naming its bundle')
+    t.same(await routeView(proxy, '/other'), { limit: 100, tickMs: 50, tag: 't' }, 'a route without one: the filter config alone')
     // The limit action takes its limit from the route: /a admits 5 per window.
     const window = `route-${Date.now()}`
     const statuses: number[] = []

@@ -65,9 +65,7 @@ bool checkedHeader(const Napi::Value& name_value, const Napi::Value* value_value
   return true;
 }
 
-// Once, from the bootstrap: the runtime object and the tick hooks. Later calls (filter code can reach
-// the binding) are refused.
-// All headers of a map in one crossing: "\0name\x01value" per entry (latin1; names are tokens and
+// All headers of a map in one crossing: "\0name\x01value" per entry (contract::HeaderMapSeparator) (latin1; names are tokens and
 // values have no NUL, so the SDK finds a name by searching for "\0name\x01" without splitting the
 // map), "" for an empty or absent map. The buffers are the worker's own, reused: no allocation.
 Napi::Value getHeaders(const Napi::CallbackInfo& info) {
@@ -83,9 +81,9 @@ Napi::Value getHeaders(const Napi::CallbackInfo& info) {
   headers.resize(count);
   if (count > 0 && envoy.http_get_headers(stream->envoyFilter(), type, headers.data())) {
     for (const auto& h : headers) {
-      joined.push_back('\0');
+      joined.push_back(contract::kHeaderMapEntry);
       joined.append(h.key_ptr, h.key_length);
-      joined.push_back('\x01');
+      joined.push_back(contract::kHeaderMapValue);
       joined.append(h.value_ptr, h.value_length);
     }
   }
