@@ -23,7 +23,8 @@ function argValue(name: string): string | undefined {
   return i >= 0 ? process.argv[i + 1] : undefined
 }
 const requests = Number(argValue('--requests') ?? 2000)
-const warmupRequests = Number(argValue('--warmup') ?? 300)
+// Under valgrind V8's optimizing compiler finishes late: a short warm-up leaves TurboFan's work in the window.
+const warmupRequests = Number(argValue('--warmup') ?? 6000)
 const only = argValue('--only')?.split(',')
 const topFunctions = Number(argValue('--functions') ?? 0)
 const keepDir = argValue('--keep')
@@ -117,7 +118,31 @@ interface Costs {
   byFunction: Map<string, number>
 }
 
-function readCallgrind(file: string): Costs {
+/** V8's perf map: "start size name" per line (hex), sorted by start. */
+function readPerfMap(file: string): { start: bigint; end: bigint; name: string }[] {
+  return fs
+    .readFileSync(file, 'utf8')
+    .split('\n')
+    .map((line) => /^([0-9a-f]+) ([0-9a-f]+) (.*)$/.exec(line))
+    .filter((m): m is RegExpExecArray => m !== null)
+    .map((m) => ({ start: BigInt(`0x${m[1]}`), end: BigInt(`0x${m[1]}`) + BigInt(`0x${m[2]}`), name: m[3]! }))
+    .sort((a, b) => (a.start < b.start ? -1 : a.start > b.start ? 1 : 0))
+}
+
+function jitName(map: { start: bigint; end: bigint; name: string }[], address: string): string | undefined {
+  const at = BigInt(address)
+  let lo = 0
+  let hi = map.length - 1
+  while (lo <= hi) {
+    const mid = (lo + hi) >> 1
+    if (map[mid]!.end <= at) lo = mid + 1
+    else if (map[mid]!.start > at) hi = mid - 1
+    else return map[mid]!.name
+  }
+  return undefined
+}
+
+function readCallgrind(file: string, perfMap: { start: bigint; end: bigint; name: string }[]): Costs {
   const names = new Map<string, string>()
   const expand = (kind: string, value: string): string => {
     const m = /^\((\d+)\)(?: (.*))?$/.exec(value)
@@ -155,9 +180,11 @@ function readCallgrind(file: string): Costs {
       const shortObject = path.basename(object)
       // Code outside any file: V8's generated code shows as addresses; named functions there are
       // valgrind's own redirections.
-      const where = shortObject === '???' ? (/^0x[0-9a-f]+$/.test(fn) ? 'JIT' : '???') : shortObject
+      const address = /^(0x[0-9a-f]+)/.exec(fn)?.[1]
+      const where = shortObject === '???' ? (address ? 'JIT' : '???') : shortObject
       costs.byObject.set(where, (costs.byObject.get(where) ?? 0) + ir)
-      const key = `${fn} [${shortObject}]`
+      const name = where === 'JIT' ? `${jitName(perfMap, address!) ?? fn}` : fn
+      const key = `${name} [${where}]`
       costs.byFunction.set(key, (costs.byFunction.get(key) ?? 0) + ir)
     }
   }
@@ -190,9 +217,17 @@ async function measure(scenario: (typeof SCENARIOS)[number], dir: string): Promi
   const proxy = await startProxy(
     'devhost',
     bootstrap({ filters: await scenario.filters(), routes: [{ prefix: '/', directResponse: { status: 200, body: 'ok' } }] }),
-    { concurrency: 1, logLevel: 'warn', devHostBinary: wrapper, readyTimeoutMs: 300_000 },
+    // --perf-basic-prof: V8 writes /tmp/perf-<pid>.map, which names the JIT code callgrind sees as addresses.
+    {
+      concurrency: 1,
+      logLevel: 'warn',
+      devHostBinary: wrapper,
+      readyTimeoutMs: 300_000,
+      env: { NODEVOY_NODE_OPTIONS: '--perf-basic-prof' },
+    },
   )
   const pid = proxy.process.pid!
+  const perfMap = `/tmp/perf-${pid}.map`
   const client = await Client.connect(proxy.port)
   try {
     await send(client, warmupRequests)
@@ -201,13 +236,14 @@ async function measure(scenario: (typeof SCENARIOS)[number], dir: string): Promi
     const during = await control(pid, '-d', client)
     const dumps = fs.readdirSync(dir).filter((f) => f.startsWith(path.basename(outFile).split('%')[0]!) && /\.out\.\d+$/.test(f))
     if (dumps.length !== 1) throw new Error(`expected one callgrind dump, found ${dumps.join(', ') || 'none'}`)
-    const costs = readCallgrind(path.join(dir, dumps[0]!))
+    const costs = readCallgrind(path.join(dir, dumps[0]!), fs.existsSync(perfMap) ? readPerfMap(perfMap) : [])
     // Requests that ran while callgrind_control waited for the process count in full: at most the one
     // during which the dump happened is counted in part.
     return { ...costs, requests: requests + Math.max(0, during - 1) }
   } finally {
     client.close()
     await proxy.stop()
+    fs.rmSync(perfMap, { force: true })
   }
 }
 
