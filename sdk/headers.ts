@@ -80,6 +80,22 @@ function searchable(key: string): boolean {
   return key.indexOf(ENTRY) < 0 && key.indexOf(VALUE) < 0
 }
 
+/**
+ * "\0name\x01" for each name looked up, kept: a concatenation made anew for every read is a new
+ * string V8 copies flat before it can search with it. A filter reads few names; past the limit (names
+ * made from input) the pattern is made each time instead.
+ */
+const PATTERNS = new Map<string, string>()
+const MAX_PATTERNS = 256
+function searchPattern(key: string): string {
+  let pattern = PATTERNS.get(key)
+  if (pattern === undefined) {
+    pattern = ENTRY + key + VALUE
+    if (PATTERNS.size < MAX_PATTERNS) PATTERNS.set(key, pattern)
+  }
+  return pattern
+}
+
 export class HeaderMapImpl implements HeaderMap {
   #binding: NativeBinding
   #link: StreamLink
@@ -124,7 +140,7 @@ export class HeaderMapImpl implements HeaderMap {
 
   /** The first value of key in the joined map, or undefined. */
   static #search(joined: string, key: string): string | undefined {
-    const at = joined.indexOf(ENTRY + key + VALUE)
+    const at = joined.indexOf(searchPattern(key))
     if (at < 0) return undefined
     const start = at + key.length + 2
     const end = joined.indexOf(ENTRY, start)

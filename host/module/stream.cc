@@ -506,6 +506,11 @@ void Stream::copyBody(nv_body_type type, uint64_t from, std::string* out) const 
   if (count == 0) return;
   std::vector<nv_envoy_buffer> chunks(count);
   if (!envoy.http_get_body_chunks(filter_envoy_, type, chunks.data())) return;
+  // Sized once: growing by appends re-copies the body several times (and a doubled 128 KiB block for a
+  // 64 KiB body is mapped and unmapped by malloc on every read).
+  uint64_t total = 0;
+  for (const nv_envoy_buffer& chunk : chunks) total += chunk.length;
+  if (total > from) out->reserve(out->size() + (total - from));
   for (const nv_envoy_buffer& chunk : chunks) {
     if (from >= chunk.length) {
       from -= chunk.length;

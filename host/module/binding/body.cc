@@ -1,5 +1,7 @@
 // Body binding functions: ask for a body (whole or streamed), read it, change it. The state and the
 // rules (when a body can be read or changed, content-length) are the Stream's; these translate. W.
+#include <memory>
+
 #include "binding.h"
 #include "stream.h"
 
@@ -45,6 +47,10 @@ Napi::Value bodyMode(const Napi::CallbackInfo& info) {
 }
 
 // (token, direction, part) -> Uint8Array (a copy)
+// From this size on a read body is handed to JS without a second copy (below, a copy into Node's
+// buffer pool costs less than an external buffer and its finalizer).
+constexpr size_t kOwnedBodyBytes = 4096;
+
 Napi::Value readBody(const Napi::CallbackInfo& info) {
   Stream* stream = streamOf(info, "body.read");
   if (stream == nullptr) return info.Env().Undefined();
@@ -53,10 +59,19 @@ Napi::Value readBody(const Napi::CallbackInfo& info) {
   if (!directionOf(info[1], &direction) || !enumOf(info[2], 0, 1, &part)) {
     return invalidArgument(info.Env(), "body.read: bad arguments");
   }
-  std::string bytes, why;
-  if (!stream->readBody(direction, part, &bytes, &why)) return invalidState(info.Env(), "body.read", why);
-  Napi::Buffer<uint8_t> out = Napi::Buffer<uint8_t>::Copy(info.Env(), reinterpret_cast<const uint8_t*>(bytes.data()),
-                                                         bytes.size());
+  auto bytes = std::make_unique<std::string>();
+  std::string why;
+  if (!stream->readBody(direction, part, bytes.get(), &why)) return invalidState(info.Env(), "body.read", why);
+  if (bytes->size() < kOwnedBodyBytes) {
+    return Napi::Buffer<uint8_t>::Copy(info.Env(), reinterpret_cast<const uint8_t*>(bytes->data()), bytes->size());
+  }
+  // A large body is not copied a second time: the Buffer takes the bytes read from Envoy, and its
+  // finalizer (on this environment's thread, at garbage collection) frees them.
+  std::string* owned = bytes.get();
+  Napi::Buffer<uint8_t> out = Napi::Buffer<uint8_t>::New(
+      info.Env(), reinterpret_cast<uint8_t*>(owned->data()), owned->size(),
+      [](Napi::Env, uint8_t*, std::string* held) { delete held; }, owned);
+  bytes.release();
   return out;
 }
 

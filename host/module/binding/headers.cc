@@ -1,5 +1,6 @@
 // Header binding functions: one crossing reads a whole map; every write checks its bytes where they
 // are made (header_rules.h), so no path can send what the rules refuse. W.
+#include <cstring>
 #include <vector>
 
 #include "binding.h"
@@ -65,26 +66,35 @@ bool checkedHeader(const Napi::Value& name_value, const Napi::Value* value_value
   return true;
 }
 
-// All headers of a map in one crossing: "\0name\x01value" per entry (contract::HeaderMapSeparator) (latin1; names are tokens and
-// values have no NUL, so the SDK finds a name by searching for "\0name\x01" without splitting the
-// map), "" for an empty or absent map. The buffers are the worker's own, reused: no allocation.
+// All headers of a map in one crossing: "\0name\x01value" per entry (contract::HeaderMapSeparator;
+// latin1; names are tokens and values have no NUL, so the SDK finds a name by searching for
+// "\0name\x01" without splitting the map), "" for an empty or absent map. The buffers are the worker's own, reused: no allocation.
 Napi::Value getHeaders(const Napi::CallbackInfo& info) {
   Stream* stream = streamOf(info, "headers");
   if (stream == nullptr) return info.Env().Undefined();
   nv_header_type type;
   HeaderTarget target;
   if (!headerType(info[1], &type, &target)) return invalidArgument(info.Env(), "headers: bad header map");
-  thread_local std::vector<nv_envoy_header> headers;
-  thread_local std::string joined;
+  // References taken once: every use of a thread_local of a dlopen'ed library is a __tls_get_addr call.
+  thread_local std::vector<nv_envoy_header> worker_headers;
+  thread_local std::string worker_joined;
+  std::vector<nv_envoy_header>& headers = worker_headers;
+  std::string& joined = worker_joined;
   joined.clear();
   const size_t count = envoy.http_get_headers_size(stream->envoyFilter(), type);
   headers.resize(count);
   if (count > 0 && envoy.http_get_headers(stream->envoyFilter(), type, headers.data())) {
+    size_t length = 0;
+    for (const auto& h : headers) length += 2 + h.key_length + h.value_length;
+    joined.resize(length);  // sized once, then filled: no capacity check per piece
+    char* at = joined.data();
     for (const auto& h : headers) {
-      joined.push_back(contract::kHeaderMapEntry);
-      joined.append(h.key_ptr, h.key_length);
-      joined.push_back(contract::kHeaderMapValue);
-      joined.append(h.value_ptr, h.value_length);
+      *at++ = contract::kHeaderMapEntry;
+      if (h.key_length > 0) memcpy(at, h.key_ptr, h.key_length);
+      at += h.key_length;
+      *at++ = contract::kHeaderMapValue;
+      if (h.value_length > 0) memcpy(at, h.value_ptr, h.value_length);
+      at += h.value_length;
     }
   }
   stream->countBytes(joined.size());
