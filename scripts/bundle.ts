@@ -16,8 +16,10 @@ const sdkSource = [path.join(here, '..', 'sdk', 'index.ts'), path.join(here, '..
   fs.existsSync(p),
 )
 
-/** esbuild's target for the Node libnodevoy embeds (Debian 12's libnode108: Node 18.20). */
-export const EMBEDDED_NODE_TARGET = runtimeInfo().esbuildTarget
+/** esbuild's target for the Node a runtime embeds (default: the runtime in use, e.g. node18.20). */
+export function embeddedNodeTarget(runtime?: string): string {
+  return runtimeInfo(runtime).esbuildTarget
+}
 
 export interface BundleResult {
   /** Every source file that went into the bundle (absolute paths), for watching. */
@@ -31,14 +33,14 @@ export function formatMessage(m: Message): string {
 }
 
 /** esbuild options for a filter bundle: one CommonJS file for the embedded runtime, map alongside. */
-export function bundleOptions(entry: string, outfile: string): BuildOptions & { metafile: true } {
+export function bundleOptions(entry: string, outfile: string, runtime?: string): BuildOptions & { metafile: true } {
   return {
     entryPoints: [entry],
     outfile,
     bundle: true,
     platform: 'node',
     format: 'cjs',
-    target: EMBEDDED_NODE_TARGET,
+    target: embeddedNodeTarget(runtime),
     // A linked map (bundle.js.map) costs nothing unless source maps are enabled
     // (NODEVOY_NODE_OPTIONS=--enable-source-maps, the default of `nodevoy dev` and startFilter); an
     // inline one costs ~10 MB per Node environment.
@@ -60,9 +62,9 @@ export function metafileInputs(metafile: Metafile, root = process.cwd()): string
   return Object.keys(metafile.inputs).map((p) => path.resolve(root, p))
 }
 
-export async function bundleFilter(entry: string, outfile: string): Promise<BundleResult> {
+export async function bundleFilter(entry: string, outfile: string, runtime?: string): Promise<BundleResult> {
   try {
-    const result = await build(bundleOptions(entry, outfile))
+    const result = await build(bundleOptions(entry, outfile, runtime))
     return { inputs: metafileInputs(result.metafile), warnings: result.warnings.map(formatMessage) }
   } catch (error) {
     const errors = (error as { errors?: Message[] }).errors

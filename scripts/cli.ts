@@ -8,6 +8,7 @@ import { init } from './commands/init.js'
 import { setup } from './commands/setup.js'
 import { NodevoyError } from './lib/errors.js'
 import { packageRoot } from './lib/paths.js'
+import { RUNTIME_NAMES, RUNTIMES } from './lib/runtimes.js'
 import fs from 'node:fs'
 import path from 'node:path'
 
@@ -32,6 +33,12 @@ const program = new Command()
   .description('TypeScript filters for Envoy, running in-process on embedded Node.js')
   .version(version)
   .showHelpAfterError()
+
+/** --runtime's value, or a clear error naming the runtimes there are. */
+function runtimeOption(value: string): string {
+  if (!RUNTIMES[value]) throw new NodevoyError('NODEVOY_ERR_INVALID_ARGUMENT', `--runtime must be one of ${RUNTIME_NAMES.join(', ')}, got "${value}"`)
+  return value
+}
 
 program
   .command('init')
@@ -93,8 +100,10 @@ program
   .option('--bundle-path <path>', 'absolute path of bundle.js where Envoy runs', '/etc/nodevoy/bundle.js')
   .option('--fail-open', 'let requests through when the filter throws (default: answer 500)')
   .option('-q, --quiet', 'print nothing on success')
+  .option('-r, --runtime <name>', `the Node runtime to deploy on: ${RUNTIME_NAMES.join(', ')} (default: the newest whose libnode runs here, or NODEVOY_RUNTIME)`)
   .action(async (entry: string, opts) => {
     await build(entry, {
+      runtime: opts.runtime === undefined ? undefined : runtimeOption(opts.runtime),
       out: opts.out,
       filter: opts.filter,
       config: opts.config,

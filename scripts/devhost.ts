@@ -15,6 +15,7 @@ import path from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { startDev } from './commands/dev.js'
 import { API_TERMS } from './lib/errors.js'
+import { runtimeInfo } from './lib/runtimes.js'
 
 export { ConfigError, NodevoyError } from './lib/errors.js'
 export type { ConfigIssue, ErrorCode } from './lib/errors.js'
@@ -46,6 +47,12 @@ export interface RunningFilter {
   url: string
   /** Base URL of the dev host's admin interface (/stats, /ready, ...). */
   adminUrl: string
+  /**
+   * The runtime the filter runs on (`node18`, `node20`, `node22`, `node24`): NODEVOY_RUNTIME, else the
+   * newest whose libnode runs on this machine, the same one `nodevoy build` deploys by default
+   * (README: Runtimes).
+   */
+  runtime: string
   /** Everything the dev host logged so far: the filter's logs, errors with source-mapped stack traces. */
   logs(): string
   /** Stops the dev host (in-flight requests finish first) and removes its files. */
@@ -87,6 +94,7 @@ export async function startFilter(entry: string | URL, options: StartFilterOptio
   return {
     url: session.url,
     adminUrl: session.adminUrl,
+    runtime: runtimeInfo().name,
     logs: () => output,
     stop: () => session.stop(),
   }

@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # npm run prebuild: puts libnodevoy (built against the headers of the Node it embeds) and the dev host
 # into prebuilds/linux-x64/, where node-gyp-build (and `nodevoy build`, `nodevoy dev`) find them in
-# the published package. Both are the local builds, stripped: nothing is compiled twice.
+# the published package: Node 18's as prebuilds/linux-x64/nodevoy.node (node-gyp-build's place), each
+# other runtime's as prebuilds/linux-x64/<runtime>/nodevoy.node (`nodevoy build --runtime <runtime>`).
+# All are the local builds, stripped: nothing is compiled twice.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/build-module.sh
@@ -11,4 +13,10 @@ mkdir -p prebuilds/linux-x64
 cp build/Release/nodevoy.node prebuilds/linux-x64/nodevoy.node
 cp out/nodevoy-devhost prebuilds/linux-x64/nodevoy-devhost
 strip prebuilds/linux-x64/nodevoy.node prebuilds/linux-x64/nodevoy-devhost
-ls -l prebuilds/linux-x64/
+for runtime in node20 node22 node24; do
+  bash scripts/build-module.sh --runtime "$runtime"
+  mkdir -p "prebuilds/linux-x64/$runtime"
+  cp "out/runtimes/$runtime/nodevoy.node" "prebuilds/linux-x64/$runtime/nodevoy.node"
+  strip "prebuilds/linux-x64/$runtime/nodevoy.node"
+done
+ls -lR prebuilds/linux-x64/

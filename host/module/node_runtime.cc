@@ -34,9 +34,7 @@ bool NodeRuntime::initialize(std::string* error) {
     return false;
   }
   using namespace node::ProcessInitializationFlags;
-  // --experimental-global-webcrypto: globalThis.crypto, as in Node >= 19 (libraries such as jose 6 need it).
-  std::vector<std::string> argv = {"envoy", "--unhandled-rejections=warn", "--no-warnings",
-                                   "--experimental-global-webcrypto"};
+  std::vector<std::string> argv = compat::baseProcessArgs();  // globalThis.crypto on every runtime
   // NODEVOY_NODE_OPTIONS adds Node/V8 options (e.g. --max-old-space-size=64, --perf-basic-prof);
   // NODE_OPTIONS from Envoy's environment is deliberately ignored.
   if (const char* extra = getenv("NODEVOY_NODE_OPTIONS")) {

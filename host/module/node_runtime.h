@@ -22,6 +22,7 @@
 #include <vector>
 
 #include <node.h>
+#include "node_compat.h"
 
 namespace nodevoy {
 
@@ -74,7 +75,7 @@ class NodeRuntime {
   static void stopPollersAtExit();
 
   std::unique_ptr<node::MultiIsolatePlatform> platform_;
-  std::unique_ptr<node::InitializationResult> init_;
+  compat::InitializationResultPtr init_;
   std::vector<std::string> args_, exec_args_;
   bool initialized_ = false;
   std::string init_error_;

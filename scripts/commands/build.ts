@@ -9,7 +9,7 @@ import { bootstrap, parseClusterSpec, parseHostPort, toYaml, type NamedCluster, 
 import { CLI_TERMS, toolError } from '../lib/errors.js'
 import { inspectFilter, type InspectResult } from '../lib/inspect.js'
 import { libnodevoyPath } from '../lib/paths.js'
-import { runtimeInfo } from '../lib/runtimes.js'
+import { activeRuntime, runnableHere, runtimeInfo, type RuntimeInfo } from '../lib/runtimes.js'
 import { progress, readConfigFile } from '../lib/ui.js'
 
 export interface BuildOptions {
@@ -23,6 +23,8 @@ export interface BuildOptions {
   clusters?: string[]
   failOpen?: boolean
   quiet?: boolean
+  /** The runtime to deploy on: node18, node20, node22 or node24 (default: the one in use here). */
+  runtime?: string
 }
 
 export interface BuildResult {
@@ -31,6 +33,10 @@ export interface BuildResult {
   chosen: InspectResult
   warnings: string[]
   files: string[]
+  /** The runtime the bundle targets and libnodevoy.so embeds. */
+  runtime: string
+  /** The runtime the filter was checked on in libnodevoy (the target's, where it runs here). */
+  checkedOn: string
 }
 
 /** The upstream option as an address, or a clear error. */
@@ -61,17 +67,19 @@ export function clusterOptions(values: readonly string[], flag = '--cluster'): N
   return clusters
 }
 
-const DOCKERFILE = (filter: string, bundlePath: string) => {
+const DOCKERFILE = (filter: string, bundlePath: string, runtime: RuntimeInfo) => {
   const bundleDir = path.posix.dirname(bundlePath)
-  return `# Runs the nodevoy filter "${filter}" in Envoy v1.40 on Debian 12, with Node ${runtimeInfo().nodeVersion}'s libnode.
+  const { libnode, deploy, nodeVersion } = runtime
+  return `# Runs the nodevoy filter "${filter}" in Envoy v1.40 on ${deploy.distribution}, with Node ${nodeVersion}'s libnode (${runtime.name}).
 # Written by \`nodevoy build\`. Build and run:
 #   docker build -t my-envoy . && docker run --rm -p 10000:10000 my-envoy
 FROM envoyproxy/envoy:v1.40.0 AS envoy
 
-FROM debian:12-slim
-# ${runtimeInfo().libnode.package} is Debian 12's Node ${runtimeInfo().nodeVersion} embedding library; it brings the builtins libnode loads at run time.
+FROM ${deploy.image}
+# ${libnode.package} is ${deploy.distribution}'s Node ${nodeVersion} embedding library; it brings the builtins libnode loads at run time.
+# Security fixes: ${runtime.securityFixes}.
 RUN apt-get update \\
- && apt-get install -y --no-install-recommends ${runtimeInfo().libnode.package} ca-certificates \\
+ && apt-get install -y --no-install-recommends ${libnode.package} ca-certificates \\
  && rm -rf /var/lib/apt/lists/* \\
  && useradd --system --uid 10101 --no-create-home --shell /usr/sbin/nologin envoy
 COPY --from=envoy /usr/local/bin/envoy /usr/local/bin/envoy
@@ -104,15 +112,37 @@ export async function build(entry: string, options: BuildOptions): Promise<Build
   const config = options.config === undefined ? undefined : readConfigFile(options.config)
   const log = options.quiet ? () => {} : (line: string) => process.stderr.write(line + '\n')
 
-  const { warnings } = await progress(log, `bundling ${entry}`, () => bundleFilter(path.resolve(entry), bundle))
+  const runtime = runtimeInfo(options.runtime)
+  // The filter is checked in libnodevoy on the target runtime where its libnode runs here; else on
+  // the runtime in use here (without the builtins check, which would judge the target by another Node).
+  const checkedOn = runnableHere(runtime) ? runtime : runtimeInfo(activeRuntime())
+  const sameRuntime = checkedOn.name === runtime.name
+  const { warnings } = await progress(log, `bundling ${entry} for ${runtime.name} (Node ${runtime.nodeVersion})`, () =>
+    bundleFilter(path.resolve(entry), bundle, runtime.name),
+  )
   const builtins = await scanBuiltinImports(path.resolve(entry))
-  const chosen = await progress(log, `checking the filter in libnodevoy (Node ${runtimeInfo().nodeVersion})`, () =>
-    inspectFilter({ bundle, filter: options.filter, config, configSource: options.config, builtins, terms: CLI_TERMS }),
+  const chosen = await progress(log, `checking the filter in libnodevoy (${checkedOn.name}, Node ${checkedOn.nodeVersion})`, () =>
+    inspectFilter({
+      bundle,
+      filter: options.filter,
+      config,
+      configSource: options.config,
+      builtins: sameRuntime ? builtins : [],
+      terms: CLI_TERMS,
+      runtime: checkedOn.name,
+    }),
   )
   const allWarnings = [...warnings, ...chosen.warnings]
+  if (!sameRuntime) {
+    allWarnings.push(
+      `${runtime.name}'s libnode (${runtime.libnode.soname}, glibc >= ${runtime.glibc}) does not run on this machine, so the filter was ` +
+        `checked on ${checkedOn.name} (Node ${checkedOn.nodeVersion}) and the Node builtins it imports were not checked against Node ${runtime.nodeVersion}; ` +
+        `run \`nodevoy build --runtime ${runtime.name}\` where ${runtime.libnode.package} is installed (${runtime.deploy.distribution}) to check it there`,
+    )
+  }
   for (const warning of allWarnings) log(`  warning: ${warning}`)
   const module = path.join(outDir, 'libnodevoy.so')
-  fs.copyFileSync(libnodevoyPath(), module)
+  fs.copyFileSync(libnodevoyPath(runtime.name), module)
   fs.chmodSync(module, 0o755)
 
   const envoyYaml = path.join(outDir, 'envoy.yaml')
@@ -137,11 +167,11 @@ export async function build(entry: string, options: BuildOptions): Promise<Build
     ),
   )
   const dockerfile = path.join(outDir, 'Dockerfile')
-  fs.writeFileSync(dockerfile, DOCKERFILE(chosen.name, options.bundlePath))
+  fs.writeFileSync(dockerfile, DOCKERFILE(chosen.name, options.bundlePath, runtime))
   const files = [bundle, `${bundle}.map`, module, envoyYaml, dockerfile]
   for (const file of files) {
     log(`  wrote ${path.relative(process.cwd(), file) || file} (${fs.statSync(file).size} bytes)`)
   }
   log(`filter "${chosen.name}" is ready in ${path.relative(process.cwd(), outDir) || '.'}: run \`docker build\` there, or copy the files to your Envoy host`)
-  return { outDir, bundle, chosen, warnings: allWarnings, files }
+  return { outDir, bundle, chosen, warnings: allWarnings, files, runtime: runtime.name, checkedOn: checkedOn.name }
 }

@@ -19,6 +19,7 @@ import { bootstrap, parseClusterSpec, parseHostPort, toYaml, type NamedCluster, 
 import { CLI_TERMS, NodevoyError, toolError, type Terms } from '../lib/errors.js'
 import { inspectFilter, withSourceMaps } from '../lib/inspect.js'
 import { devHostPath, libnodeDir, libnodevoyPath } from '../lib/paths.js'
+import { RUNTIME_NAMES, runtimeInfo } from '../lib/runtimes.js'
 import { readConfigFile } from '../lib/ui.js'
 
 export interface DevOptions {
@@ -265,7 +266,9 @@ export function startDev(entry: string, options: DevOptions): DevSession {
     log(
       `nodevoy dev: ${session.url}${listenAddress === '0.0.0.0' ? ' (listening on all addresses)' : ''} -> ` +
         `${upstream ? upstream.shown : 'a direct response (no --upstream)'}` +
-        (watching ? `; watching ${plural(sourceCount(), 'file')}` : ''),
+        (watching ? `; watching ${plural(sourceCount(), 'file')}` : '') +
+        `; on ${runtimeInfo().name} (Node ${runtimeInfo().nodeVersion}), what \`nodevoy build\` deploys here by default ` +
+        `(NODEVOY_RUNTIME=<${RUNTIME_NAMES.join('|')}> picks another where its libnode runs)`,
     )
   }
 
@@ -310,6 +313,7 @@ export function startDev(entry: string, options: DevOptions): DevSession {
     devHostPath()
     libnodeDir()
     const module = libnodevoyPath()
+    const runtime = runtimeInfo()
     const upstream = options.upstream ? await devUpstream(options.upstream, terms) : undefined
     clusters = await devClusters(options.clusters ?? [], terms)
     if (options.inspect && options.concurrency > 1) log(`nodevoy dev: --inspect runs one worker (--concurrency 1), so every request meets the debugger`)
@@ -319,7 +323,7 @@ export function startDev(entry: string, options: DevOptions): DevSession {
     fs.mkdirSync(path.join(work, 'modules'))
     fs.symlinkSync(module, path.join(work, 'modules', 'libnodevoy.so'))
     ctx = await context({
-      ...bundleOptions(entryPath, path.join(work, 'bundle.js')),
+      ...bundleOptions(entryPath, path.join(work, 'bundle.js'), runtime.name),
       write: false,
       plugins: [
         {

@@ -117,6 +117,8 @@ export interface InspectOptions {
   terms: Terms
   /** Where to put the inspection's files (default: the system's temporary directory); removed after. */
   workDir?: string
+  /** The runtime to inspect in (default: the one in use, runtimes.ts activeRuntime()); it must run here. */
+  runtime?: string
 }
 
 export interface InspectResult {
@@ -132,8 +134,8 @@ export interface InspectResult {
 /** Runs the inspection filter in libnodevoy in the dev host; resolves with its report. */
 export async function runProbe(options: Omit<InspectOptions, 'terms'>): Promise<ProbeReport> {
   const devHost = devHostPath()
-  const module = libnodevoyPath()
-  const libnode = libnodeDir()
+  const module = libnodevoyPath(runtimeInfo(options.runtime).name)
+  const libnode = libnodeDir(runtimeInfo(options.runtime))
   const probeDir = fs.mkdtempSync(options.workDir ? path.join(options.workDir, 'probe-') : path.join(os.tmpdir(), 'nodevoy-inspect-'))
   try {
     const modules = path.join(probeDir, 'modules')
@@ -203,7 +205,8 @@ export function withSourceMaps(env: NodeJS.ProcessEnv): NodeJS.ProcessEnv {
 export async function inspectFilter(options: InspectOptions): Promise<InspectResult> {
   const report = await runProbe(options)
   const { terms } = options
-  const node = `Node ${runtimeInfo().nodeVersion}`
+  const runtime = runtimeInfo(options.runtime)
+  const node = `Node ${runtime.nodeVersion}`
   const unsupported: string[] = []
   for (const use of options.builtins ?? []) {
     const exports = report.builtins[use.module]
@@ -219,7 +222,7 @@ export async function inspectFilter(options: InspectOptions): Promise<InspectRes
     throw toolError(
       'NODEVOY_ERR_UNSUPPORTED_API',
       `the filter uses Node APIs that the runtime libnodevoy embeds (${node}, ${report.runtime}) does not have:\n  ` +
-        `${unsupported.join('\n  ')}\nUse what ${node} offers (the nodevoy/tsconfig.json preset with @types/node@${runtimeInfo().typesNode} shows it at type-check time).`,
+        `${unsupported.join('\n  ')}\nUse what ${node} offers (the nodevoy/tsconfig.${runtime.name}.json preset with @types/node@${runtime.typesNode} shows it at type-check time).`,
     )
   }
   if (report.loadError) {

@@ -5,7 +5,7 @@ import os from 'node:os'
 import path from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { toolError } from './errors.js'
-import { runtimeInfo } from './runtimes.js'
+import { libnodeSearchDirsFor, runnableHere, runtimeInfo, type RuntimeInfo } from './runtimes.js'
 
 /** The package root: the directory holding nodevoy's package.json (source or compiled layout). */
 export const packageRoot: string = (() => {
@@ -32,9 +32,26 @@ function requireSupportedPlatform(): void {
   }
 }
 
-/** libnodevoy (the Envoy module) as node-gyp-build finds it: a local build, else the prebuild. */
-export function libnodevoyPath(): string {
+/**
+ * libnodevoy (the Envoy module) built for a runtime. Node 18: as node-gyp-build finds it (a local
+ * build in build/Release, else prebuilds/linux-x64/nodevoy.node). Other runtimes: a local build in
+ * out/runtimes/<name>/ (scripts/build-module.sh --runtime), else prebuilds/linux-x64/<name>/.
+ */
+export function libnodevoyPath(runtime: string = runtimeInfo().name): string {
   requireSupportedPlatform()
+  if (runtime !== 'node18') {
+    const candidates = [
+      path.join(packageRoot, 'out', 'runtimes', runtime, 'nodevoy.node'),
+      path.join(packageRoot, 'prebuilds', platform, runtime, 'nodevoy.node'),
+    ]
+    const found = candidates.find((file) => fs.existsSync(file))
+    if (found) return found
+    throw toolError(
+      'NODEVOY_ERR_NATIVE_UNAVAILABLE',
+      `no libnodevoy for ${runtime} (looked for ${candidates.join(' and ')}). Reinstall nodevoy from the npm registry; ` +
+        `in a checkout of the repository, build it with \`bash scripts/build-module.sh --runtime ${runtime}\`.`,
+    )
+  }
   try {
     const nodeGypBuild = createRequire(import.meta.url)('node-gyp-build') as { path(dir: string): string }
     return nodeGypBuild.path(packageRoot)
@@ -65,30 +82,34 @@ export function devHostPath(): string {
 }
 
 /**
- * Where `nodevoy setup` (scripts/setup-libnode.sh) extracts libnode when the system has none: a
- * per-user cache shared by every project (NODEVOY_LIBNODE_PREFIX overrides it).
+ * Where `nodevoy setup` (scripts/setup-libnode.sh) extracts Node 18's libnode when the system has
+ * none: a per-user cache shared by every project (NODEVOY_LIBNODE_PREFIX overrides it).
  */
 export function libnodeCachePrefix(env: NodeJS.ProcessEnv = process.env): string {
   if (env.NODEVOY_LIBNODE_PREFIX) return env.NODEVOY_LIBNODE_PREFIX
   const cache = env.XDG_CACHE_HOME || path.join(env.HOME || os.homedir(), '.cache')
-  return path.join(cache, 'nodevoy', runtimeInfo().libnode.package)
+  return path.join(cache, 'nodevoy', 'libnode108')
 }
 
-/** Directories to search for libnode (the embedded Node's library), best first. */
-export function libnodeSearchDirs(): string[] {
-  const dirs = [
-    process.env.NODEVOY_LIBNODE_DIR,
-    path.join(libnodeCachePrefix(), 'usr', 'lib', 'x86_64-linux-gnu'),
-    '/usr/lib/x86_64-linux-gnu',
-  ]
-  return dirs.filter((d): d is string => !!d)
+/** Directories to search for a runtime's libnode, best first. */
+export function libnodeSearchDirs(info: RuntimeInfo = runtimeInfo()): string[] {
+  return libnodeSearchDirsFor(info)
 }
 
-/** The directory holding libnode, or a clear error saying how to get it. */
-export function libnodeDir(): string {
-  const { nodeVersion, libnode } = runtimeInfo()
+/** The directory holding a runtime's libnode, or a clear error saying how to get it. */
+export function libnodeDir(info: RuntimeInfo = runtimeInfo()): string {
+  const { nodeVersion, libnode, name } = info
   const { soname, package: pkg } = libnode
-  for (const dir of libnodeSearchDirs()) {
+  if (name !== 'node18' && !runnableHere(info)) {
+    throw toolError(
+      'NODEVOY_ERR_NATIVE_UNAVAILABLE',
+      `${name} (Node ${nodeVersion}, ${soname}) does not run on this machine: it needs glibc >= ${info.glibc} and ` +
+        `${pkg} installed (${info.deploy.distribution} ships it). Run this where it is installed (the image ` +
+        `\`nodevoy build --runtime ${name}\` writes a Dockerfile for; or, as root in a nodevoy checkout, ` +
+        `\`bash scripts/runtime-root.sh run ${name} <command>\`), or use a runtime that runs here (unset NODEVOY_RUNTIME / --runtime).`,
+    )
+  }
+  for (const dir of libnodeSearchDirs(info)) {
     if (fs.existsSync(path.join(dir, soname))) return dir
   }
   throw toolError(

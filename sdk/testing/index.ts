@@ -9,6 +9,9 @@
  * Its semantics are held to the proxy's: one scenario table (test/scenarios) runs through this kit
  * and through real HTTP on the dev host, and both must give the same answers.
  *
+ * The filter runs on the Node that runs the tests (`process.version`), not on the runtime libnodevoy
+ * embeds in Envoy; `startFilter` from `nodevoy/devhost` runs it there (its `runtime` names which).
+ *
  * @example
  * import { testFilter } from 'nodevoy/testing'
  * import filter from '../src/filter.js'

@@ -8,6 +8,7 @@ import path from 'node:path'
 import t, { type Test } from 'tap'
 import { Agent, request } from 'undici'
 import { dev, startDev } from '../../scripts/commands/dev.js'
+import { testRuntime } from '../harness/paths.js'
 import { scratchDir, writeSource } from '../harness/scratch.js'
 import { startUpstream } from '../harness/upstream.js'
 
@@ -55,6 +56,7 @@ t.test('a change is swapped in under running load with no failed request', async
   const session = await dev(entry, { port: 0, concurrency: 2, upstream: `127.0.0.1:${upstream.port}`, log: (l) => lines.push(l), onOutput: () => {} })
   t.teardown(() => session.stop())
   t.match(lines[0], /^nodevoy dev: http:\/\/127\.0\.0\.1:\d+ -> 127\.0\.0\.1:\d+; watching \d+ files/)
+  t.match(lines[0], `; on ${testRuntime.name} (Node ${testRuntime.nodeVersion})`, 'and names the runtime it runs the filter on')
 
   const agent = new Agent({ connections: 8 })
   t.teardown(() => agent.close())

@@ -8,6 +8,7 @@ import t, { type Test } from 'tap'
 import { request } from 'undici'
 import * as devhost from '../../scripts/devhost.js'
 import { ConfigError, NodevoyError, startFilter } from '../../scripts/devhost.js'
+import { testRuntime } from '../harness/paths.js'
 import { scratchDir, writeSource } from '../harness/scratch.js'
 
 const project = (t: Test) => scratchDir(t, 'devhost')
@@ -160,6 +161,23 @@ export default defineFilter({ name: 'typo', create: () => ({ onRequestHeaders() 
   const filter = await startFilter(entry)
   t.teardown(() => filter.stop())
   t.match(filter.logs(), /\[warning\]\[dynamic_modules\].*\[typo\] create\(\) returned "onRequestHeader", which is not a hook nodevoy calls \(did you mean "onRequestHeaders"\?\)/)
+})
+
+t.test('startFilter runs the filter on the runtime it names, the one `nodevoy build` deploys by default', async (t) => {
+  const entry = file(
+    project(t),
+    'version.ts',
+    `import { defineFilter } from 'nodevoy'
+export default defineFilter({ name: 'version', create: () => ({ onResponseHeaders(h) { h.set('x-node', process.version) } }) })
+`,
+  )
+  const filter = await startFilter(entry)
+  t.teardown(() => filter.stop())
+  t.equal(filter.runtime, testRuntime.name)
+  const res = await request(filter.url)
+  await res.body.text()
+  const major = testRuntime.nodeVersion.split('.')[0]
+  t.match(String(res.headers['x-node']), new RegExp(`^v${major}\\.`), `the filter ran on Node ${major} (${testRuntime.libnode.package})`)
 })
 
 t.test('startFilter clusters: stream.fetch reaches a service as an Envoy cluster', async (t) => {

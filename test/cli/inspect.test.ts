@@ -6,6 +6,7 @@ import t from 'tap'
 import { request } from 'undici'
 import WebSocket from 'ws'
 import { dev } from '../../scripts/commands/dev.js'
+import { testRuntime } from '../harness/paths.js'
 import { scratchDir, writeSource } from '../harness/scratch.js'
 
 interface CdpMessage {
@@ -101,7 +102,7 @@ export default defineFilter({
   t.teardown(() => cdp.socket.close())
   await cdp.call('Runtime.enable')
   const version = await cdp.call('Runtime.evaluate', { expression: 'process.version' })
-  t.match((version.result as { value: string }).value, /^v18\.20\./, 'evaluated in the embedded Node 18')
+  t.match((version.result as { value: string }).value, new RegExp(`^v${testRuntime.nodeVersion.split('.')[0]}\\.`), `evaluated in the embedded Node (${testRuntime.name})`)
   const worker = await cdp.call('Runtime.evaluate', { expression: 'globalThis.createdOnWorker' })
   t.equal((worker.result as { value: number }).value, 0, "in worker 0's environment (its create() ran there)")
 

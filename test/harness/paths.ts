@@ -4,7 +4,8 @@ import fs from 'node:fs'
 import { createRequire } from 'node:module'
 import { fileURLToPath } from 'node:url'
 import path from 'node:path'
-import { libnodeCachePrefix, libnodeDir as findLibnodeDir } from '../../scripts/lib/paths.js'
+import { libnodeCachePrefix, libnodeDir as findLibnodeDir, libnodevoyPath } from '../../scripts/lib/paths.js'
+import { runtimeInfo } from '../../scripts/lib/runtimes.js'
 
 export const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..')
 export const outDir = process.env.NODEVOY_OUT ? path.resolve(process.env.NODEVOY_OUT) : path.join(repoRoot, 'out')
@@ -14,8 +15,20 @@ export const devHostBinFor = (envoyVersion: string): string =>
   envoyVersion === '1.40' ? devHostBin : path.join(outDir, `nodevoy-devhost-${envoyVersion}`)
 export const referenceModulesDir = path.join(outDir, 'modules')
 export const testModulesDir = path.join(outDir, 'test-modules')
-/** libnodevoy as node-gyp-build finds it: a local build (build/Release), else the prebuild for this platform. */
+/** The runtime the tests run libnodevoy on: NODEVOY_RUNTIME, else the newest that runs here (scripts/lib/runtimes.ts). */
+export const testRuntime = runtimeInfo()
+/**
+ * libnodevoy for that runtime. Node 18: as node-gyp-build finds it (a local build in build/Release,
+ * else the prebuild); other runtimes: out/runtimes/<name>/ (scripts/build-module.sh --runtime).
+ */
 export const nodevoyModule: string = (() => {
+  if (testRuntime.name !== 'node18') {
+    try {
+      return libnodevoyPath(testRuntime.name)
+    } catch {
+      return path.join(repoRoot, 'out', 'runtimes', testRuntime.name, 'nodevoy.node')  // tests fail saying it is missing
+    }
+  }
   const local = path.join(repoRoot, 'build', 'Release', 'nodevoy.node')
   if (fs.existsSync(local)) return local
   try {
@@ -29,6 +42,7 @@ export const libnodeDir: string = (() => {
   try {
     return findLibnodeDir()
   } catch {
-    return path.join(libnodeCachePrefix(), 'usr', 'lib', 'x86_64-linux-gnu')  // tests that need it fail saying so
+    // tests that need it fail saying so
+    return testRuntime.name === 'node18' ? path.join(libnodeCachePrefix(), 'usr', 'lib', 'x86_64-linux-gnu') : '/usr/lib/x86_64-linux-gnu'
   }
 })()

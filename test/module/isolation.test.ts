@@ -9,7 +9,7 @@ import t, { type Test } from 'tap'
 import { request } from 'undici'
 import { bootstrap, type ModuleFilterDef } from '../harness/config.js'
 import { bundled, nodevoyFilter } from '../harness/nodevoy.js'
-import { outDir } from '../harness/paths.js'
+import { outDir, testRuntime } from '../harness/paths.js'
 import { runExpectingFailure, startProxy, type StartOptions, type Target } from '../harness/proxy.js'
 import { devHostOnly, forEachTarget } from '../harness/targets.js'
 
@@ -34,11 +34,15 @@ const decoys: { library: string; family: string; names: [string, string][]; call
   { library: 'libdecoy_brotli.so', family: 'brotli', names: [['BrotliDecoderCreateInstance', 'libbrotlidec.so.1']] },
   { library: 'libdecoy_nghttp2.so', family: 'nghttp2', names: [['nghttp2_session_client_new', 'libnghttp2.so.14']] },
   { library: 'libdecoy_cares.so', family: 'c-ares', names: [['ares_init_options', 'libcares.so.2']] },
-  { library: 'libdecoy_icu.so', family: 'ICU 72', names: [['ucol_open_72', 'libicui18n.so.72']] },
+  {
+    library: 'libdecoy_icu.so',
+    family: `ICU ${testRuntime.icu}`,
+    names: [[`ucol_open_${testRuntime.icu}`, `libicui18n.so.${testRuntime.icu}`]],
+  },
   {
     library: 'libdecoy_node.so',
     family: 'N-API and V8',
-    names: [['napi_get_undefined', 'libnode.so.108'], ['_ZN2v87Isolate10GetCurrentEv', 'libnode.so.108']],
+    names: [['napi_get_undefined', testRuntime.libnode.soname], ['_ZN2v87Isolate10GetCurrentEv', testRuntime.libnode.soname]],
   },
 ]
 

@@ -81,6 +81,7 @@ t.test('pack: build the prebuilds from the current sources and pack', async (t) 
   for (const expected of [
     'presets/tsconfig.json',
     'presets/tsconfig.node18.json',
+    'presets/tsconfig.node24.json',
     'examples/basic-auth/filter.ts',
     'examples/jwt/README.md',
     'container/Dockerfile',
@@ -89,6 +90,9 @@ t.test('pack: build the prebuilds from the current sources and pack', async (t) 
     'dist/scripts/devhost.js',
     'dist/scripts/devhost.d.ts',
     'prebuilds/linux-x64/nodevoy.node',
+    'prebuilds/linux-x64/node20/nodevoy.node',
+    'prebuilds/linux-x64/node22/nodevoy.node',
+    'prebuilds/linux-x64/node24/nodevoy.node',
     'prebuilds/linux-x64/nodevoy-devhost',
     'scripts/setup-libnode.sh',
   ]) {

@@ -3,7 +3,7 @@
 import fs from 'node:fs'
 import path from 'node:path'
 import t from 'tap'
-import { EMBEDDED_NODE_TARGET } from '../../scripts/bundle.js'
+import { embeddedNodeTarget } from '../../scripts/bundle.js'
 import { DEFAULT_RUNTIME, presetFiles, RUNTIMES, runtimeInfo } from '../../scripts/lib/runtimes.js'
 import { repoRoot } from '../harness/paths.js'
 
@@ -21,7 +21,8 @@ t.test('every runtime has a preset export; the default follows the embedded runt
   t.equal(manifest.exports['./tsconfig.json'], './presets/tsconfig.json')
   const preset = JSON.parse(fs.readFileSync(path.join(repoRoot, 'presets', 'tsconfig.json'), 'utf8'))
   t.equal(preset.extends, `./tsconfig.${DEFAULT_RUNTIME}.json`)
-  t.equal(EMBEDDED_NODE_TARGET, runtimeInfo().esbuildTarget, 'bundles target the default runtime')
+  t.equal(embeddedNodeTarget(), runtimeInfo().esbuildTarget, 'bundles target the runtime in use')
+  for (const name of Object.keys(RUNTIMES)) t.equal(embeddedNodeTarget(name), RUNTIMES[name]!.esbuildTarget, `bundles for ${name} target it`)
   const node18 = JSON.parse(fs.readFileSync(path.join(repoRoot, 'presets', 'tsconfig.node18.json'), 'utf8')).compilerOptions
   t.same([node18.target, node18.lib, node18.types], ['ES2022', ['ES2022'], ['node']], 'Node 18.20: ES2022, Node types, no DOM')
   t.throws(() => runtimeInfo('node99'), /unknown runtime "node99"; known: node18/)
