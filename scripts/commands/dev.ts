@@ -72,7 +72,8 @@ async function devUpstream(value: string, terms: Terms): Promise<{ address: Upst
   if (!parsed) {
     throw toolError('NODEVOY_ERR_INVALID_ARGUMENT', `${terms.upstream} must be host:port (an IPv4 address or a host name, e.g. localhost:8080), got "${value}"`)
   }
-  return { address: await devAddress(parsed, `${terms.upstream} ${value}`), shown: value }
+  const address = await devAddress(parsed, `${terms.upstream} ${value}`)
+  return { address, shown: address.host === parsed.host ? value : `${value} (${address.host})` }
 }
 
 /** The dev host's clusters for callouts, each resolved to IPv4 now. */
