@@ -15,7 +15,8 @@ import path from 'node:path'
 import { context, type BuildContext, type BuildResult, type Message } from 'esbuild'
 import { bundleError, bundleOptions, formatMessage, metafileInputs, scanBuiltinImports } from '../bundle.js'
 import { launchProxy, listenerPort, moduleEnv, waitReady, type ProxyProcess } from '../lib/devhost.js'
-import { bootstrap, parseClusterSpec, parseHostPort, toYaml, type NamedCluster, type UpstreamAddress } from '../lib/envoy-config.js'
+import { bootstrap, parseHostPort, toYaml, type NamedCluster, type UpstreamAddress } from '../lib/envoy-config.js'
+import { clusterOptions } from './build.js'
 import { CLI_TERMS, NodevoyError, toolError, type Terms } from '../lib/errors.js'
 import { inspectFilter, withSourceMaps } from '../lib/inspect.js'
 import { devHostPath, libnodeDir, libnodevoyPath } from '../lib/paths.js'
@@ -76,18 +77,11 @@ async function devUpstream(value: string, terms: Terms): Promise<{ address: Upst
   return { address, shown: address.host === parsed.host ? value : `${value} (${address.host})` }
 }
 
-/** The dev host's clusters for callouts, each resolved to IPv4 now. */
+/** The dev host's clusters for callouts (checked as `nodevoy build` checks them), each resolved to IPv4 now. */
 async function devClusters(values: readonly string[], terms: Terms): Promise<NamedCluster[]> {
   const clusters: NamedCluster[] = []
-  for (const value of values) {
-    let cluster: NamedCluster
-    try {
-      cluster = parseClusterSpec(value)
-    } catch (error) {
-      throw toolError('NODEVOY_ERR_INVALID_ARGUMENT', `${terms.cluster} ${(error as Error).message}`)
-    }
-    if (clusters.some((c) => c.name === cluster.name)) throw toolError('NODEVOY_ERR_INVALID_ARGUMENT', `${terms.cluster} ${cluster.name} is given twice`)
-    clusters.push({ name: cluster.name, address: await devAddress(cluster.address, `${terms.cluster} ${value}`) })
+  for (const cluster of clusterOptions(values, terms.cluster)) {
+    clusters.push({ name: cluster.name, address: await devAddress(cluster.address, `${terms.cluster} ${cluster.name}=${cluster.address.host}:${cluster.address.port}`) })
   }
   return clusters
 }
