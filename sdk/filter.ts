@@ -369,7 +369,7 @@ export function defineFilter<
           }
         }
       }
-      return createDispatcher(binding, name, created, { onDestroy, configId: filterId, beforeHook: metrics.flushPending, settleTimeoutMs })
+      return createDispatcher(binding, name, created, { onDestroy, configId: filterId, beforeHook: declarations.length > 0 ? metrics.flushPending : undefined, settleTimeoutMs })
     },
   }
   return Object.freeze({ name, definition, [FILTER_BRAND_SYMBOL]: brand })

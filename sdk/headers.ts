@@ -221,7 +221,12 @@ export class HeaderMapImpl implements HeaderMap {
   }
 }
 
+// Explicit constructors: a derived class's implicit one forwards `...args`, which V8 (Node 18) does
+// not inline, and a header map is made on most streams.
 export class RequestHeaderMapImpl extends HeaderMapImpl implements RequestHeaderMap {
+  constructor(binding: NativeBinding, link: StreamLink, type: HeaderMapType) {
+    super(binding, link, type)
+  }
   get method(): string | undefined {
     return this.get(':method')
   }
@@ -237,6 +242,9 @@ export class RequestHeaderMapImpl extends HeaderMapImpl implements RequestHeader
 }
 
 export class ResponseHeaderMapImpl extends HeaderMapImpl implements ResponseHeaderMap {
+  constructor(binding: NativeBinding, link: StreamLink, type: HeaderMapType) {
+    super(binding, link, type)
+  }
   get status(): number | undefined {
     const value = this.get(':status')
     return value === undefined ? undefined : Number(value)

@@ -47,7 +47,7 @@ constexpr const char* kBootstrapSource = R"JS("use strict";
   // sdk/internal/contract.ts
   var PROTOCOL_VERSION = 3;
   var FILTER_BRAND = `nodevoy.filter.v${PROTOCOL_VERSION}`;
-  var LOG_CONTEXT = "nodevoy.logContext";
+  var LOG_CONTEXT = "nodevoy.logContextCell";
   var LOAD_BUNDLE = "nodevoy.loadBundle";
 
   // sdk/internal/describe.ts
@@ -231,7 +231,8 @@ constexpr const char* kBootstrapSource = R"JS("use strict";
     return (...args) => {
       try {
         if (!binding.logEnabled(level)) return;
-        const context = globalThis[logContextKey];
+        const cell = globalThis[logContextKey];
+        const context = cell?.current;
         const prefix = context ? context.logPrefix() : "[nodevoy]";
         binding.log(level, `${prefix} ${(0, import_util.format)(...args)}`);
       } catch {

@@ -50,8 +50,7 @@ void deliver(Stream& stream, uint64_t id, std::vector<CalloutEvent> events, bool
   WorkerEnv& env = stream.env();
   if (env.inJs() || stream.instance() == nullptr) return;
   env.enterFromWorker();
-  callDispatch(env, *stream.instance(), contract::kCallout, stream.token(), false, stream.config().name(), stream.id(),
-               stream.config().cpuBudgetMs());
+  callDispatch(stream, contract::kCallout, false);
   env.drainIfOutermost();
   env.leaveFromWorker();
 }

@@ -7,6 +7,7 @@
 #include "filter_config.h"
 #include "log.h"
 #include "sandbox_stats.h"
+#include "stream.h"
 #include "watchdog.h"
 #include "worker_env.h"
 
@@ -35,32 +36,35 @@ v8::Local<v8::Value> toV8(napi_value value) {
   return out;
 }
 
-int callDispatch(WorkerEnv& env, const FilterInstance& instance, int kind, double token, bool end_of_stream,
-                 const std::string& filter_name, uint64_t stream_id, uint32_t budget_ms) {
+int callDispatch(Stream& stream, int kind, bool end_of_stream) {
+  WorkerEnv& env = stream.env();
   if (env.dead()) return contract::kError;
+  const FilterConfig& config = stream.config();
+  const uint32_t budget_ms = config.cpuBudgetMs();
   v8::Isolate* isolate = env.isolate();
   v8::HandleScope handle_scope(isolate);
   v8::Local<v8::Context> context = env.context();
-  v8::Local<v8::Value> args[] = {v8::Integer::New(isolate, kind), v8::Number::New(isolate, token),
+  v8::Local<v8::Value> args[] = {v8::Integer::New(isolate, kind), v8::Integer::NewFromUnsigned(isolate, stream.slot()),
+                                 v8::Integer::NewFromUnsigned(isolate, stream.generation()),
                                  v8::Boolean::New(isolate, end_of_stream)};
   v8::TryCatch try_catch(isolate);
   v8::Local<v8::Value> value;
   bool ok;
   {
     Watchdog::Run run(env.watchdogSlot(), Watchdog::Phase::Hook, budget_ms);
-    ok = instance.dispatch.Get(isolate)->Call(context, v8::Undefined(isolate), 3, args).ToLocal(&value);
+    ok = stream.instance()->dispatch.Get(isolate)->Call(context, v8::Undefined(isolate), 4, args).ToLocal(&value);
   }
   if (ok) return value->Int32Value(context).FromMaybe(contract::kError);
   if (try_catch.HasTerminated() || isolate->IsExecutionTerminating()) {
     if (env.dead()) return contract::kError;  // the environment was stopped (heap): its worker rebuilds it
     isolate->CancelTerminateExecution();
     NV_ERROR("nodevoy: filter '%s' %s on stream %" PRIu64 " ran over its CPU budget of %u ms and was stopped",
-             filter_name.c_str(), contract::hook(kind).name, stream_id, budget_ms);
+             config.name().c_str(), contract::hook(kind).name, stream.id(), budget_ms);
     countSandboxEvent(SandboxEvent::CpuBudget);
     return contract::kError;
   }
-  NV_ERROR("nodevoy: filter '%s' %s failed on stream %" PRIu64 ": %s", filter_name.c_str(), contract::hook(kind).name,
-           stream_id, exceptionText(isolate, try_catch).c_str());
+  NV_ERROR("nodevoy: filter '%s' %s failed on stream %" PRIu64 ": %s", config.name().c_str(), contract::hook(kind).name,
+           stream.id(), exceptionText(isolate, try_catch).c_str());
   return contract::kError;
 }
 

@@ -13,13 +13,15 @@
 namespace nodevoy {
 
 class WorkerEnv;
+class Stream;
 struct FilterInstance;
 
-// L (the stream's worker). instance.dispatch(kind, token, endOfStream) → the hook's action
-// (contract::Action); kError when dispatch itself threw or ran over its CPU budget of budget_ms
-// (logged with filter, hook and stream; the environment goes on), or the environment is dead.
-int callDispatch(WorkerEnv& env, const FilterInstance& instance, int kind, double token, bool end_of_stream,
-                 const std::string& filter_name, uint64_t stream_id, uint32_t budget_ms);
+// L (the stream's worker). The stream's instance.dispatch(kind, slot, generation, endOfStream) → the
+// hook's action (contract::Action); kError when dispatch itself threw or ran over the config's CPU
+// budget (logged with filter, hook and stream; the environment goes on), or the environment is dead.
+// Slot and generation rather than the token: both are small integers (V8 Smis), so a call allocates
+// nothing whatever the token has grown to.
+int callDispatch(Stream& stream, int kind, bool end_of_stream);
 
 // L. Loads the bundle in env and instantiates its filter for this config; "" on success, else why.
 std::string instantiateFilter(WorkerEnv& env, const std::string& bundle_path, const std::string& filter_name,

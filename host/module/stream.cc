@@ -107,7 +107,7 @@ int Stream::runHook(int kind, bool end_of_stream) {
     d->hook = kind;
     d->on_stack = true;
   }
-  int action = callDispatch(*env_, *instance_, kind, token(), end_of_stream, config_->name(), id_, config_->cpuBudgetMs());
+  int action = callDispatch(*this, kind, end_of_stream);
   if (d == nullptr || !alive_) {
     if (d != nullptr) d->on_stack = false;
     // What the hook queued runs now too: onStreamComplete aborts stream.signal, whose reactions
@@ -338,7 +338,7 @@ void Stream::deliverBodyEnd(Direction direction) {
   if (d.body_end_delivered) return;
   d.body_end_delivered = true;
   const int kind = direction == Direction::Request ? contract::kRequestBodyEnd : contract::kResponseBodyEnd;
-  callDispatch(*env_, *instance_, kind, token(), true, config_->name(), id_, config_->cpuBudgetMs());
+  callDispatch(*this, kind, true);
   env_->drainIfOutermost();  // the read's continuation runs now, while the body is still held
 }
 

@@ -123,6 +123,7 @@ class Stream {
   FilterInstance* instance() const { return instance_; }  // W: for events outside the hook table (callouts)
   uint64_t id() const { return id_; }
   uint32_t slot() const { return entry_.slot; }
+  uint32_t generation() const { return entry_.generation; }
   double token() const { return entry_.token(); }
   nv_scheduler_ptr scheduler() const { return scheduler_; }  // W, or A under the env's mutex
   void clearScheduler() { scheduler_ = nullptr; }

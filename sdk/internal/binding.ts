@@ -106,7 +106,11 @@ export interface NativeBinding {
 export interface FilterInstanceHandle {
   /** Bit (1 << kind) set for each hook the filter implements. */
   hooks: number
-  dispatch(kind: HookKind, token: StreamToken, endOfStream: boolean): Action
+  /**
+   * Runs a hook of the stream whose token is generation × SLOTS + slot (passed apart: two small
+   * integers cost V8 no allocation, where a large token would be a heap number on every call).
+   */
+  dispatch(kind: HookKind, slot: number, generation: number, endOfStream: boolean): Action
   /** The config is gone: calls the filter's onDestroy. */
   dispose(): void
 }

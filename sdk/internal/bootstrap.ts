@@ -158,7 +158,8 @@ function consoleMethod(level: LogLevelValue): (...args: unknown[]) => void {
   return (...args: unknown[]) => {
     try {
       if (!binding.logEnabled(level)) return
-      const context = (globalThis as unknown as Record<symbol, { logPrefix(): string } | undefined>)[logContextKey]
+      const cell = (globalThis as unknown as Record<symbol, { current?: { logPrefix(): string } } | undefined>)[logContextKey]
+      const context = cell?.current
       const prefix = context ? context.logPrefix() : '[nodevoy]'
       binding.log(level, `${prefix} ${format(...args)}`)
     } catch {

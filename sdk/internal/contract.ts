@@ -21,11 +21,13 @@ export const FILTER_BRAND = `nodevoy.filter.v${PROTOCOL_VERSION}`
 export const SLOTS = 65536
 
 /**
- * Symbol.for(LOG_CONTEXT) on globalThis: while a hook (or create()) runs, an object whose
- * logPrefix() tags console output with the filter and stream ("[name][stream 7]"); the bootstrap's
- * console reads it. Shared through a global because each bundle carries its own copy of the SDK.
+ * Symbol.for(LOG_CONTEXT) on globalThis: a cell `{ current }`, made by whoever needs it first. While a
+ * hook (or create()) runs, `current` is an object whose logPrefix() tags console output with the
+ * filter and stream ("[name][stream 7]"); the bootstrap's console reads it. Shared through a global
+ * because each bundle carries its own copy of the SDK; a cell, so a hook sets a plain property
+ * rather than a property of the global object.
  */
-export const LOG_CONTEXT = 'nodevoy.logContext'
+export const LOG_CONTEXT = 'nodevoy.logContextCell'
 
 /**
  * Symbol.for(LOAD_BUNDLE) on globalThis: the bootstrap's bundle loader, `(file) => exports` (as

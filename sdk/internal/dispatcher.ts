@@ -8,7 +8,7 @@ import type { Stream } from '../stream.js'
 import type { FilterInstanceHandle, NativeBinding, StreamToken } from './binding.js'
 import { Action, Direction, HOOKS, HookKind, LOG_CONTEXT, LogLevelValue, SLOTS } from './contract.js'
 import { describe } from './describe.js'
-import { setCurrentStream } from './current.js'
+import { currentRecord } from './current.js'
 import { StreamLink } from './link.js'
 import { StreamState } from './stream-state.js'
 
@@ -23,17 +23,19 @@ export interface LogContext {
   logPrefix(): string
 }
 
-const logContextKey = Symbol.for(LOG_CONTEXT)
-const globals = globalThis as unknown as Record<symbol, LogContext | undefined>
+/** The cell the bootstrap's console reads (LOG_CONTEXT), shared by every copy of the SDK. */
+const logCell: { current: LogContext | undefined } = ((globalThis as unknown as Record<symbol, { current: LogContext | undefined } | undefined>)[
+  Symbol.for(LOG_CONTEXT)
+] ??= { current: undefined })
 
 /** Runs fn with console output tagged by context. */
 export function withLogContext<T>(context: LogContext, fn: () => T): T {
-  const previous = globals[logContextKey]
-  globals[logContextKey] = context
+  const previous = logCell.current
+  logCell.current = context
   try {
     return fn()
   } finally {
-    globals[logContextKey] = previous
+    logCell.current = previous
   }
 }
 
@@ -144,7 +146,7 @@ export function createDispatcher(binding: NativeBinding, filterName: string, cre
         return StreamState.filter(state, makeFilter).onResponseTrailers!(state.response.trailers, state)
       case HookKind.RequestBodyEnd:
       case HookKind.ResponseBodyEnd:
-        StreamState.side(state, HOOK_DIRECTIONS[kind]!).touchedBody?.end()
+        StreamState.touchedBody(state, HOOK_DIRECTIONS[kind]!)?.end()
         return undefined
       case HookKind.Callout: {
         StreamState.callouts(state)?.drain(binding, StreamState.link(state))
@@ -163,7 +165,7 @@ export function createDispatcher(binding: NativeBinding, filterName: string, cre
   // A body frame: to a streaming reader (its backpressure), then to the filter's body hook.
   const body = (state: StreamState, kind: HookKind, endOfStream: boolean): HookResult | PromiseLike<HookResult> => {
     const direction = HOOK_DIRECTIONS[kind]!
-    const hold = StreamState.side(state, direction).touchedBody?.feed(endOfStream)
+    const hold = StreamState.touchedBody(state, direction)?.feed(endOfStream)
     const filter = StreamState.filter(state, makeFilter)
     const hook = kind === HookKind.RequestBody ? filter.onRequestBody : filter.onResponseBody
     const result = hook ? hook.call(filter, StreamState.chunk(state, direction), state, endOfStream) : undefined
@@ -172,20 +174,23 @@ export function createDispatcher(binding: NativeBinding, filterName: string, cre
     return Promise.all([hold, result]).then(([, value]) => value)
   }
 
-  const dispatch = (kind: HookKind, token: StreamToken, endOfStream: boolean): Action => {
-    const slot = token % SLOTS
+  const dispatch = (kind: HookKind, slot: number, generation: number, endOfStream: boolean): Action => {
     let state = streams[slot]
-    if (state === undefined || StreamState.link(state).token !== token) {
-      state = new StreamState(binding, filterName, new StreamLink(token, liveness))
+    if (state === undefined || StreamState.link(state).generation !== generation) {
+      state = new StreamState(binding, filterName, new StreamLink(generation * SLOTS + slot, liveness))
       streams[slot] = state
     }
-    const previousContext = globals[logContextKey]
+    const token = StreamState.link(state).token
+    const previousContext = logCell.current
     const previousState = logContext.state
+    const previousToken = currentRecord.token
+    const previousConfig = currentRecord.configId
     logContext.state = state
-    globals[logContextKey] = logContext
-    const previousStream = setCurrentStream({ token, configId })
+    logCell.current = logContext
+    currentRecord.token = token
+    currentRecord.configId = configId
     try {
-      if (beforeHook) beforeHook(token)
+      if (beforeHook !== undefined) beforeHook(token)
       const returned = call(state, kind, endOfStream)
       if (isThenable(returned)) {
         if (kind === HookKind.StreamComplete || kind === HookKind.RequestBodyEnd || kind === HookKind.ResponseBodyEnd || kind === HookKind.Callout) {
@@ -205,8 +210,9 @@ export function createDispatcher(binding: NativeBinding, filterName: string, cre
     } catch (error) {
       return fail(state, kind, error)
     } finally {
-      setCurrentStream(previousStream)
-      globals[logContextKey] = previousContext
+      currentRecord.token = previousToken
+      currentRecord.configId = previousConfig
+      logCell.current = previousContext
       logContext.state = previousState
     }
   }

@@ -41,40 +41,43 @@ function flattenHeaders(headers: ReplyHeaders | undefined): string[] {
   return flat
 }
 
-/**
- * The public Stream of one stream. Everything the SDK keeps about the stream is in #private fields,
- * reached by the dispatcher through the static accessors below: filter code sees only `Stream`.
- */
 /** One direction's headers, body and trailers, made on first use. */
 class Side<Headers extends HeaderMapImpl> implements StreamSide<Headers> {
-  readonly #binding: NativeBinding
-  readonly #link: StreamLink
+  readonly #state: StreamState
   readonly #direction: Direction
-  readonly #makeHeaders: () => Headers
-  readonly #watchComplete: () => void
   #headers: Headers | undefined
   #body: BodyImpl | undefined
   #trailers: HeaderMapImpl | undefined
 
-  constructor(binding: NativeBinding, link: StreamLink, direction: Direction, makeHeaders: () => Headers, watchComplete: () => void) {
-    this.#binding = binding
-    this.#link = link
+  constructor(state: StreamState, direction: Direction) {
+    this.#state = state
     this.#direction = direction
-    this.#makeHeaders = makeHeaders
-    this.#watchComplete = watchComplete
   }
 
   get headers(): Headers {
-    return (this.#headers ??= this.#makeHeaders())
+    if (this.#headers === undefined) {
+      const binding = StreamState.binding(this.#state)
+      const link = StreamState.link(this.#state)
+      this.#headers = (
+        this.#direction === Direction.Request
+          ? new RequestHeaderMapImpl(binding, link, HeaderMapType.Request)
+          : new ResponseHeaderMapImpl(binding, link, HeaderMapType.Response)
+      ) as HeaderMapImpl as Headers
+    }
+    return this.#headers
   }
 
   get body(): BodyImpl {
-    return (this.#body ??= new BodyImpl(this.#binding, this.#link, this.#direction, this.#watchComplete))
+    if (this.#body === undefined) {
+      const state = this.#state
+      this.#body = new BodyImpl(StreamState.binding(state), StreamState.link(state), this.#direction, () => StreamState.watchComplete(state))
+    }
+    return this.#body
   }
 
   get trailers(): HeaderMapImpl {
     const type = this.#direction === Direction.Request ? HeaderMapType.RequestTrailers : HeaderMapType.ResponseTrailers
-    return (this.#trailers ??= new HeaderMapImpl(this.#binding, this.#link, type))
+    return (this.#trailers ??= new HeaderMapImpl(StreamState.binding(this.#state), StreamState.link(this.#state), type))
   }
 
   /** The body, if the filter touched it (the dispatcher must not make one). */
@@ -83,20 +86,26 @@ class Side<Headers extends HeaderMapImpl> implements StreamSide<Headers> {
   }
 }
 
+/**
+ * The public Stream of one stream. Everything the SDK keeps about the stream is in #private fields,
+ * reached by the dispatcher through the static accessors below: filter code sees only `Stream`.
+ * Made for every stream, so it makes nothing else until asked (a no-op hook allocates this and its
+ * link only).
+ */
 export class StreamState implements Stream {
   readonly #link: StreamLink
   readonly #binding: NativeBinding
   readonly #filterName: string
-  readonly #request: Side<RequestHeaderMapImpl>
-  readonly #response: Side<ResponseHeaderMapImpl>
+  #request: Side<RequestHeaderMapImpl> | undefined
+  #response: Side<ResponseHeaderMapImpl> | undefined
   #info: StreamInfo | undefined
   #metadata: Metadata | undefined
   #filterState: FilterState | undefined
   #abort: AbortController | undefined
   #watchingComplete = false
   #completed = false
-  /** Settle timers of held hooks, by direction (1 request, 2 response). */
-  #timers: unknown[] = []
+  /** Settle timers of held hooks, by direction (1 request, 2 response); made when one is armed. */
+  #timers: unknown[] | undefined
   #filter: FilterHooks | undefined
   #callouts: StreamCallouts | undefined
 
@@ -104,9 +113,6 @@ export class StreamState implements Stream {
     this.#binding = binding
     this.#filterName = filterName
     this.#link = link
-    const watch = () => this.#watchComplete()
-    this.#request = new Side(binding, link, Direction.Request, () => new RequestHeaderMapImpl(binding, link, HeaderMapType.Request), watch)
-    this.#response = new Side(binding, link, Direction.Response, () => new ResponseHeaderMapImpl(binding, link, HeaderMapType.Response), watch)
   }
 
   /** Tags console output from this stream's hooks (LOG_CONTEXT). */
@@ -115,18 +121,19 @@ export class StreamState implements Stream {
   }
 
   /** onStreamComplete must reach the SDK for this stream, hook or not. */
-  #watchComplete(): void {
-    if (this.#watchingComplete) return
-    this.#watchingComplete = true
-    this.#binding.notifyComplete(this.#link.token)
+  static watchComplete(state: StreamState): void {
+    if (state.#watchingComplete) return
+    state.#watchingComplete = true
+    state.#binding.notifyComplete(state.#link.token)
   }
 
   static link(state: StreamState): StreamLink {
     return state.#link
   }
 
-  static side(state: StreamState, direction: Direction): Side<RequestHeaderMapImpl> | Side<ResponseHeaderMapImpl> {
-    return direction === Direction.Request ? state.#request : state.#response
+  /** A direction's body, if the filter touched it (makes nothing). */
+  static touchedBody(state: StreamState, direction: Direction): BodyImpl | undefined {
+    return (direction === Direction.Request ? state.#request : state.#response)?.touchedBody
   }
 
   static chunk(state: StreamState, direction: Direction): BodyChunkImpl {
@@ -136,21 +143,23 @@ export class StreamState implements Stream {
   /** Arms the settle timer of a direction's held hook (a pending promise, or a 'stop'). */
   static armTimeout(state: StreamState, direction: Direction, ms: number): void {
     StreamState.clearTimeout(state, direction)
+    const timers = (state.#timers ??= [])
     const timer = clockOf(state.#binding).setTimeout(() => {
-      state.#timers[direction] = undefined
+      timers[direction] = undefined
       if (!state.#link.alive) return
       // The signal first: answering the stream completes it, which would abort it as "complete".
       state.#abort?.abort(new DOMException(`the ${direction === Direction.Request ? 'request' : 'response'} hook did not settle in time`, 'TimeoutError'))
       state.#binding.timeoutStream(state.#link.token, direction)
     }, ms, true)
-    state.#timers[direction] = timer
+    timers[direction] = timer
   }
 
   static clearTimeout(state: StreamState, direction: Direction): void {
-    const timer = state.#timers[direction]
+    const timers = state.#timers
+    const timer = timers?.[direction]
     if (timer !== undefined) {
       clockOf(state.#binding).clearTimeout(timer)
-      state.#timers[direction] = undefined
+      timers![direction] = undefined
     }
   }
 
@@ -160,16 +169,16 @@ export class StreamState implements Stream {
     StreamState.clearTimeout(state, Direction.Request)
     StreamState.clearTimeout(state, Direction.Response)
     state.#abort?.abort(new DOMException('the stream is complete (its response was sent, or it was reset)', 'AbortError'))
-    state.#request.touchedBody?.complete()
-    state.#response.touchedBody?.complete()
+    state.#request?.touchedBody?.complete()
+    state.#response?.touchedBody?.complete()
   }
 
   get request(): StreamSide<RequestHeaderMapImpl> {
-    return this.#request
+    return (this.#request ??= new Side(this, Direction.Request))
   }
 
   get response(): StreamSide<ResponseHeaderMapImpl> {
-    return this.#response
+    return (this.#response ??= new Side(this, Direction.Response))
   }
 
   get info(): StreamInfo {
@@ -187,7 +196,7 @@ export class StreamState implements Stream {
   get signal(): AbortSignal {
     if (!this.#abort) {
       this.#abort = new AbortController()
-      if (this.#link.alive && !this.#completed) this.#watchComplete()
+      if (this.#link.alive && !this.#completed) StreamState.watchComplete(this)
       else this.#abort.abort(new DOMException('the stream is complete (its response was sent, or it was reset)', 'AbortError'))
     }
     return this.#abort.signal

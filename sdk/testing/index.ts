@@ -25,7 +25,7 @@
  */
 import { ConfigError, NodevoyError } from '../errors.js'
 import type { FilterInstanceHandle } from '../internal/binding.js'
-import { Action, FILTER_BRAND, HookKind } from '../internal/contract.js'
+import { Action, FILTER_BRAND, HookKind, SLOTS } from '../internal/contract.js'
 import { findFilter } from '../internal/find-filter.js'
 import { KitBinding, KitCallouts, type ClusterHandler, type ClusterRequest, type StreamEntry } from './binding.js'
 import { FakeClock, FakeMetrics, FakeSharedStore, settle } from './fakes.js'
@@ -226,7 +226,7 @@ export function testFilter(filter: unknown, options: TestFilterOptions & { filte
       hooks: instance.hooks,
       dispatch: (kind: HookKind, t: number, endOfStream: boolean) => {
         try {
-          return instance.dispatch(kind, t, endOfStream)
+          return instance.dispatch(kind, t % SLOTS, Math.floor(t / SLOTS), endOfStream)
         } catch {
           return Action.Error
         }
@@ -249,7 +249,7 @@ export function testFilter(filter: unknown, options: TestFilterOptions & { filte
       callouts: new KitCallouts(),
       post,
       announceCallouts: () => {
-        if (module.alive) instance.dispatch(HookKind.Callout, token, false)
+        if (module.alive) instance.dispatch(HookKind.Callout, token % SLOTS, Math.floor(token / SLOTS), false)
       },
       routeCacheCleared: 0,
     }
