@@ -38,6 +38,7 @@
         "host/module/shared_store.cc",
         "host/module/stream.cc",
         "host/module/stream_table.cc",
+        "host/module/struct_json.cc",
         "host/module/watchdog.cc",
         "host/module/worker_env.cc",
       ],

@@ -8,6 +8,7 @@
 #include "filter_config.h"
 #include "js_call.h"
 #include "node_runtime.h"
+#include "struct_json.h"
 #include "worker_env.h"
 
 namespace nodevoy {
@@ -16,10 +17,13 @@ namespace {
 std::atomic<uint64_t> g_next_route_config_id{1};
 }  // namespace
 
-RouteConfig* createRouteConfig(const std::string& name, const std::string& json, std::string* error) {
+RouteConfig* createRouteConfig(const std::string& name, const std::string& bytes, std::string* error) {
+  // Envoy v1.38 passes a per-route Struct as its protobuf bytes, later releases as JSON (struct_json.h).
+  std::string text;
+  if (!configBytesAsJson(bytes, &text, error)) return nullptr;
   nlohmann::json parsed;
   try {
-    parsed = nlohmann::json::parse(json.empty() ? std::string("{}") : json);
+    parsed = nlohmann::json::parse(text);
   } catch (const nlohmann::json::exception& e) {
     *error = std::string("filter_config is not JSON (use a google.protobuf.Struct, or a StringValue holding JSON): ") +
              e.what();

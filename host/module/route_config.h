@@ -23,10 +23,11 @@ struct RouteConfig {
   std::string config_json;  // the route's config, validated
 };
 
-// M. Parses the per-route filter_config ({"config": {...}, "bundle"?, "filter"?}), finds the filter
+// M. Parses the per-route filter_config ({"config": {...}, "bundle"?, "filter"?}: JSON, or on Envoy
+// v1.38 a Struct's protobuf bytes, see struct_json.h), finds the filter
 // (the given bundle, else the live filter config named `name`), validates the route's config with
 // it in the validation environment. Null with *error naming the field when refused.
-RouteConfig* createRouteConfig(const std::string& name, const std::string& json, std::string* error);
+RouteConfig* createRouteConfig(const std::string& name, const std::string& bytes, std::string* error);
 
 // A.
 void destroyRouteConfig(const RouteConfig* config);

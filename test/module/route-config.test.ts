@@ -70,3 +70,56 @@ t.test('an invalid per-route config is refused when the route loads, naming the 
     t.match(out.output, /filter "worker-identity" takes no per-route config \(its definition has no routeConfig schema\)/)
   }),
 )
+
+// google.protobuf.Struct in protobuf's wire format: what Envoy v1.38 hands the module for a per-route
+// Struct (anyToBytes). A BytesValue carries the same bytes to the module on every release.
+function varint(n: number): Buffer {
+  const out: number[] = []
+  while (n >= 0x80) {
+    out.push((n & 0x7f) | 0x80)
+    n = Math.floor(n / 128)
+  }
+  out.push(n)
+  return Buffer.from(out)
+}
+const field = (number: number, bytes: Buffer) => Buffer.concat([varint((number << 3) | 2), varint(bytes.length), bytes])
+function protoValue(value: unknown): Buffer {
+  if (typeof value === 'number') {
+    const bits = Buffer.alloc(9)
+    bits[0] = 0x11 // number_value: field 2, fixed64
+    bits.writeDoubleLE(value, 1)
+    return bits
+  }
+  if (typeof value === 'string') return field(3, Buffer.from(value))
+  return field(5, protoStruct(value as Record<string, unknown>))
+}
+function protoStruct(object: Record<string, unknown>): Buffer {
+  return Buffer.concat(Object.entries(object).map(([key, value]) => field(1, Buffer.concat([field(1, Buffer.from(key)), field(2, protoValue(value))]))))
+}
+
+t.test('a per-route config as a serialized Struct (Envoy v1.38) reads as its JSON; broken bytes are refused saying where', (t) =>
+  forEachTarget(t, async (t, target) => {
+    const bundle = await bundled('test/filters/features.ts')
+    const filters = [nodevoyFilter({ name: 'features', bundle, config: { limit: 100 } })]
+    const asBytes = (object: Record<string, unknown>): NonNullable<RouteDef['perFilter']> => ({
+      features: { module: 'nodevoy', filterName: 'features', config: { bytes: protoStruct(object) } },
+    })
+    const label = 'quote " backslash \\ newline \n'
+    const proxy = await startProxy(
+      target,
+      bootstrap({ filters, routes: [{ prefix: '/', directResponse: { status: 200 }, perFilter: asBytes({ config: { limit: 3, label } }) }] }),
+    )
+    t.teardown(() => proxy.stop())
+    t.same(await routeView(proxy, '/'), { limit: 3, tickMs: 50, tag: 't', label, merged: true }, 'decoded and merged')
+    await proxy.stop()
+    const refuse = (perFilter: NonNullable<RouteDef['perFilter']>) =>
+      runExpectingFailure(target, bootstrap({ filters, routes: [{ prefix: '/', directResponse: { status: 200 }, perFilter }] }))
+    let out = await refuse(asBytes({ config: { limit: 3.5 } }))
+    t.match(out.output, /filter_config\.config\.limit: /, 'the decoded config is checked by the routeConfig schema')
+    out = await refuse(asBytes({ config: { limit: Number.NaN } }))
+    t.match(out.output, /neither a serialized google\.protobuf\.Struct .* as a Struct, at byte \d+ \(config\.limit\): Value\.number_value is NaN/, 'NaN: the key path')
+    const whole = protoStruct({ config: { limit: 3 } })
+    out = await refuse({ features: { module: 'nodevoy', filterName: 'features', config: { bytes: whole.subarray(0, whole.length - 3) } } })
+    t.match(out.output, /as a Struct, at byte 1: truncated Struct\.fields entry: length \d+, \d+ bytes left/, 'truncated bytes')
+  }),
+)
