@@ -64,9 +64,14 @@ CalloutEvent event(uint64_t id, CalloutEventType type) {
 
 }  // namespace
 
-StreamCallouts& calloutsOf(const Stream& stream) { return t_callouts[&stream]; }
+StreamCallouts& calloutsOf(const Stream& stream) {
+  stream.markCalloutsUsed();
+  return t_callouts[&stream];
+}
 
-void forgetCallouts(const Stream& stream) { t_callouts.erase(&stream); }
+void forgetCallouts(const Stream& stream) {
+  if (stream.calloutsUsed()) t_callouts.erase(&stream);
+}
 
 std::string joinHeaders(const nv_envoy_header* headers, size_t size, uint32_t* status) {
   std::string joined;

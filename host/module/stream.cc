@@ -78,7 +78,7 @@ void Stream::start(WorkerEnv* env, std::shared_ptr<FilterConfig> config, FilterI
   request_ = DirectionState{};
   response_ = DirectionState{};
   alive_ = true;
-  replied_ = complete_ = notify_complete_ = resume_posted_ = waiting_ = false;
+  replied_ = complete_ = notify_complete_ = resume_posted_ = waiting_ = callouts_used_ = false;
   crossings_ = bytes_copied_ = 0;
 }
 

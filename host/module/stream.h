@@ -93,6 +93,9 @@ class Stream {
   void continueDirection(contract::Direction direction);
   // A local reply was accepted for this stream (before calling Envoy's send_response).
   void markReplied() { replied_ = true; }
+  // W: whether the stream ever had callout bookkeeping (most never do: nothing to forget).
+  bool calloutsUsed() const { return callouts_used_; }
+  void markCalloutsUsed() const { callouts_used_ = true; }
   bool replied() const { return replied_; }
   // stream_complete has begun: the response is over; writes are refused.
   bool complete() const { return complete_; }
@@ -197,6 +200,7 @@ class Stream {
   bool notify_complete_ = false;
   bool resume_posted_ = false;
   bool waiting_ = false;  // in the environment's waiting set
+  mutable bool callouts_used_ = false;  // has an entry in the callout table (callouts.cc)
   uint64_t crossings_ = 0;
   uint64_t bytes_copied_ = 0;
 };

@@ -25,6 +25,7 @@
 #include <node.h>
 #include <v8.h>
 
+#include "envoy_api.h"
 #include "loop_poller.h"
 #include "stream_table.h"
 #include "watchdog.h"
@@ -59,6 +60,13 @@ class WorkerEnv {
   Stream* lookup(double token);
   uint32_t* livenessTable() { return table_.liveness(); }
   std::atomic<uint64_t> stream_ids{0};
+  // W: the buffers a header-map read fills (binding/headers.cc), kept for reuse. A member rather than
+  // a thread_local: every use of a dlopen'ed library's thread_local is a __tls_get_addr call.
+  struct HeaderScratch {
+    std::vector<nv_envoy_header> headers;
+    std::string joined;
+  };
+  HeaderScratch& headerScratch() { return header_scratch_; }
 
   // ---- W: entering JS ----
   // Entering and leaving nest (a hook can run inside another: Envoy runs stream_complete inline
@@ -117,6 +125,7 @@ class WorkerEnv {
   void keepOrphan(std::unique_ptr<FilterInstance> instance);
 
  private:
+  HeaderScratch header_scratch_;
   friend class LoopPoller;
   explicit WorkerEnv(uint32_t index);
 

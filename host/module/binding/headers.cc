@@ -7,6 +7,7 @@
 #include "envoy_api.h"
 #include "header_rules.h"
 #include "stream.h"
+#include "worker_env.h"
 
 namespace nodevoy::binding {
 
@@ -75,11 +76,9 @@ Napi::Value getHeaders(const Napi::CallbackInfo& info) {
   nv_header_type type;
   HeaderTarget target;
   if (!headerType(info[1], &type, &target)) return invalidArgument(info.Env(), "headers: bad header map");
-  // References taken once: every use of a thread_local of a dlopen'ed library is a __tls_get_addr call.
-  thread_local std::vector<nv_envoy_header> worker_headers;
-  thread_local std::string worker_joined;
-  std::vector<nv_envoy_header>& headers = worker_headers;
-  std::string& joined = worker_joined;
+  WorkerEnv::HeaderScratch& scratch = stream->env().headerScratch();
+  std::vector<nv_envoy_header>& headers = scratch.headers;
+  std::string& joined = scratch.joined;
   joined.clear();
   const size_t count = envoy.http_get_headers_size(stream->envoyFilter(), type);
   headers.resize(count);
