@@ -75,22 +75,18 @@ export function lowerAscii(name: string): string {
 const ENTRY = String.fromCharCode(HeaderMapSeparator.Entry)
 const VALUE = String.fromCharCode(HeaderMapSeparator.Value)
 
-/** Whether key can be searched for in the joined map (no separator in it; such a name matches nothing anyway). */
-function searchable(key: string): boolean {
-  return key.indexOf(ENTRY) < 0 && key.indexOf(VALUE) < 0
-}
-
 /**
  * "\0name\x01" for each name looked up, kept: a concatenation made anew for every read is a new
- * string V8 copies flat before it can search with it. A filter reads few names; past the limit (names
- * made from input) the pattern is made each time instead.
+ * string V8 copies flat before it can search with it; null for a name that holds a separator (it
+ * matches nothing, and searching for it could match across entries). A filter reads few names; past
+ * the limit (names made from input) the pattern is made each time instead.
  */
-const PATTERNS = new Map<string, string>()
+const PATTERNS = new Map<string, string | null>()
 const MAX_PATTERNS = 256
-function searchPattern(key: string): string {
+function searchPattern(key: string): string | null {
   let pattern = PATTERNS.get(key)
   if (pattern === undefined) {
-    pattern = ENTRY + key + VALUE
+    pattern = key.indexOf(ENTRY) < 0 && key.indexOf(VALUE) < 0 ? ENTRY + key + VALUE : null
     if (PATTERNS.size < MAX_PATTERNS) PATTERNS.set(key, pattern)
   }
   return pattern
@@ -140,7 +136,9 @@ export class HeaderMapImpl implements HeaderMap {
 
   /** The first value of key in the joined map, or undefined. */
   static #search(joined: string, key: string): string | undefined {
-    const at = joined.indexOf(searchPattern(key))
+    const pattern = searchPattern(key)
+    if (pattern === null) return undefined
+    const at = joined.indexOf(pattern)
     if (at < 0) return undefined
     const start = at + key.length + 2
     const end = joined.indexOf(ENTRY, start)
@@ -150,7 +148,7 @@ export class HeaderMapImpl implements HeaderMap {
   get(name: string): string | undefined {
     const key = lowerAscii(String(name))  // reads need no validation: an invalid name matches nothing
     const joined = this.#loadJoined()
-    if (joined !== undefined) return searchable(key) ? HeaderMapImpl.#search(joined, key) : undefined
+    if (joined !== undefined) return HeaderMapImpl.#search(joined, key)
     const parts = this.#parts!
     for (let i = 0; i < parts.length; i += 2) if (parts[i] === key) return parts[i + 1]
     return undefined
