@@ -61,10 +61,7 @@ class FlagScope {
 
 }  // namespace
 
-Stream* Stream::failedSentinel() {
-  static Stream sentinel;
-  return &sentinel;
-}
+Stream Stream::failed_sentinel_;
 
 void Stream::start(WorkerEnv* env, std::shared_ptr<FilterConfig> config, FilterInstance* instance,
                    nv_filter_envoy_ptr fe, StreamTable::Entry entry, uint64_t id) {

@@ -140,8 +140,8 @@ class Stream {
 
   // The stream whose filter could not be created: its request gets a 500 instead of Envoy <= 1.39
   // crashing on a null filter.
-  static Stream* failedSentinel();
-  bool isFailedSentinel() const { return this == failedSentinel(); }
+  static Stream* failedSentinel() { return &failed_sentinel_; }
+  bool isFailedSentinel() const { return this == &failed_sentinel_; }
 
  private:
   enum class Outcome { Go, Hold, Answered };
@@ -191,6 +191,7 @@ class Stream {
   FilterInstance* instance_ = nullptr;
   nv_filter_envoy_ptr filter_envoy_ = nullptr;
   StreamTable::Entry entry_;
+  static Stream failed_sentinel_;  // what Envoy holds for a stream whose filter could not be made
   uint64_t id_ = 0;
   nv_scheduler_ptr scheduler_ = nullptr;
   DirectionState request_, response_;

@@ -32,10 +32,7 @@ int64_t cpuNs(clockid_t clock) {
 
 }  // namespace
 
-Watchdog& Watchdog::instance() {
-  static Watchdog* watchdog = new Watchdog();  // process lifetime
-  return *watchdog;
-}
+Watchdog* const Watchdog::instance_ = new Watchdog();  // never freed: its thread runs until exit
 
 void Watchdog::start() {
   if (thread_.joinable()) return;

@@ -55,6 +55,7 @@ class Watchdog {
     std::atomic<bool> env_stopped{false};  // a Loop run was stopped: the environment is dead
     std::atomic<bool> retired{false};
     std::atomic<clockid_t> cpu_clock{0};   // the running thread's CPU clock
+    pthread_t clock_thread{};              // L: the thread cpu_clock belongs to (asked once per thread change)
     // D only: the run the watchdog has a CPU baseline for, and that baseline.
     uint64_t observed_run = 0;
     int64_t cpu_base_ns = 0;
@@ -62,7 +63,7 @@ class Watchdog {
     void* on_stopped_data = nullptr;
   };
 
-  static Watchdog& instance();
+  static Watchdog& instance() { return *instance_; }
 
   // M, once: starts the thread. Budgets in ms: for hooks (NODEVOY_CPU_BUDGET_MS, default 50) and
   // for Node's callbacks and loads (NODEVOY_LOOP_BUDGET_MS, default 1000; loads get 10x).
@@ -75,8 +76,14 @@ class Watchdog {
 
   // L: a JS run begins (nested begins keep the outer run) / ends.
   void begin(Slot* slot, Phase phase, uint32_t budget_ms) {
-    clockid_t clock;
-    if (pthread_getcpuclockid(pthread_self(), &clock) == 0) slot->cpu_clock.store(clock, std::memory_order_relaxed);
+    const pthread_t self = pthread_self();
+    if (!pthread_equal(self, slot->clock_thread)) {
+      clockid_t clock;
+      if (pthread_getcpuclockid(self, &clock) == 0) {
+        slot->cpu_clock.store(clock, std::memory_order_relaxed);
+        slot->clock_thread = self;
+      }
+    }
     slot->budget.store(budget_ms, std::memory_order_relaxed);
     slot->phase.store(static_cast<uint8_t>(phase), std::memory_order_relaxed);
     slot->started.store(tick_.load(std::memory_order_relaxed) + 1, std::memory_order_release);
@@ -116,6 +123,7 @@ class Watchdog {
 
  private:
   Watchdog() = default;
+  static Watchdog* const instance_;  // made when libnodevoy loads; process lifetime
   void run();
 
   std::atomic<uint64_t> tick_{0};
