@@ -12,6 +12,7 @@
 #include <event2/event.h>
 
 #include "http1.h"
+#include "socket_read.h"
 #include "log.h"
 #include "server.h"
 
@@ -90,7 +91,12 @@ void UpstreamConnection::onConnected() {
   if (owner_) owner_->onPoolReady(*this);
 }
 
-void UpstreamConnection::readCb(bufferevent*, void* arg) { static_cast<UpstreamConnection*>(arg)->onRead(); }
+void UpstreamConnection::readCb(bufferevent* bev, void* arg) {
+  // Envoy's default per_connection_buffer_limit_bytes of a cluster (the dev host's clusters do not set one).
+  constexpr size_t kUpstreamBufferLimitBytes = 1024 * 1024;
+  readHeldBytes(bev, kUpstreamBufferLimitBytes);
+  static_cast<UpstreamConnection*>(arg)->onRead();
+}
 
 void UpstreamConnection::resumeCb(int, short, void* arg) {
   auto* self = static_cast<UpstreamConnection*>(arg);
