@@ -44,8 +44,11 @@ inline size_t readInto(evbuffer* input, evutil_socket_t fd, size_t want) {
 // and the filter chain with a 4 KiB body frame. Envoy reads what the socket holds in one readv into
 // 16 KiB slices (until the connection's buffer limit) and dispatches that once.
 //
+// Envoy's largest single read: 8 slices of 16 KiB (its buffer's read reservation).
+constexpr size_t kMaxReadBytes = 8 * 16 * 1024;
+
 // Called first thing in a read callback: reads the rest of what the socket holds now into the
-// bufferevent's input, up to `limit` bytes buffered in all. Reads only bytes the socket reports
+// bufferevent's input, up to kMaxReadBytes in all for this callback and `limit` bytes buffered. Reads only bytes the socket reports
 // (FIONREAD), so an EOF or a socket error is never consumed here: libevent's own next read reports it
 // through the event callback as before. Returns the bytes read. The connection's worker thread.
 inline size_t readHeldBytes(bufferevent* bev, size_t limit) {
@@ -55,7 +58,8 @@ inline size_t readHeldBytes(bufferevent* bev, size_t limit) {
   if (fd < 0 || buffered >= limit) return 0;
   int available = 0;
   if (ioctl(fd, FIONREAD, &available) != 0 || available <= 0) return 0;
-  const size_t want = std::min(static_cast<size_t>(available), limit - buffered);
+  const size_t want = std::min({static_cast<size_t>(available), limit - buffered, kMaxReadBytes - std::min(buffered, kMaxReadBytes)});
+  if (want == 0) return 0;
   // A socket bufferevent keeps its input's end frozen except while it reads itself: thaw it likewise.
   evbuffer_unfreeze(input, 0);
   const size_t got = readInto(input, fd, want);
