@@ -5,8 +5,11 @@
 // thread of the process counts (V8's GC and compiler threads too). Instruction counts do not
 // depend on what else runs on the machine, unlike time.
 //
-// Usage: tsx bench/callgrind.ts [--requests N] [--warmup N] [--only a,b] [--functions N] [--keep dir]
+// Usage: tsx bench/callgrind.ts [--requests N] [--warmup N] [--only a,b] [--functions N] [--keep dir] [--native] [--devhost binary]
 // Needs valgrind (apt-get install valgrind). Not part of `npm run bench` (it takes minutes).
+// --native: the same requests without valgrind; prints CPU µs and minor page faults per request of the
+// dev host process (from /proc: what callgrind cannot see, the kernel's share, e.g. fresh pages
+// touched per request). Wall-clock based, so noisy on a shared machine; the faults are not.
 import { spawnSync } from 'node:child_process'
 import fs from 'node:fs'
 import net from 'node:net'
@@ -30,6 +33,11 @@ const warmupRequests = Number(argValue('--warmup') ?? 20000)
 const only = argValue('--only')?.split(',')
 const topFunctions = Number(argValue('--functions') ?? 0)
 const keepDir = argValue('--keep')
+const native = process.argv.includes('--native')
+// --devhost <binary>: another dev host build (to compare one against another, e.g. main's).
+const devHost = argValue('--devhost') ?? devHostBin
+// Under valgrind a hook runs tens of times slower than natively: the per-hook CPU budget must not stop it.
+const budgets = { NODEVOY_CPU_BUDGET_MS: '60000' }
 const log = (line: string) => process.stderr.write(`[callgrind] ${line}\n`)
 
 const AUTHORIZATION = `Basic ${Buffer.from('alice:wonderland').toString('base64')}`
@@ -42,11 +50,17 @@ async function tsFilter(name: string, entry: string, config?: unknown): Promise<
   return [nodevoyFilter({ name, bundle, ...(config !== undefined ? { config } : {}) })]
 }
 
-const SCENARIOS: { name: string; filters: () => Promise<ModuleFilterDef[]> }[] = [
+const BODY_BYTES = 64 * 1024
+
+const SCENARIOS: { name: string; filters: () => Promise<ModuleFilterDef[]>; body?: number }[] = [
   { name: 'none', filters: async () => [] },
   { name: 'C basic_auth', filters: async () => [{ name: 'basic_auth', module: 'basic_auth', config: credentials }] },
   { name: 'TS noop', filters: () => tsFilter('noop', 'bench/filters/noop.ts') },
   { name: 'TS basic-auth', filters: () => tsFilter('basic-auth', 'examples/basic-auth/filter.ts', credentials) },
+  // POSTs of 64 KiB (as `npm run bench`'s body group): the C buffer filter holds the request until its
+  // body is in (without a filter the direct response would start before the body), the TS one reads it.
+  { name: 'C buffer, 64 KiB POST', body: BODY_BYTES, filters: async () => [{ name: 'buffer', module: 'buffer' }] },
+  { name: 'TS read 64 KiB body', body: BODY_BYTES, filters: () => tsFilter('read-body', 'bench/filters/read-body.ts') },
 ]
 
 // ---- One connection, one request at a time ---------------------------------------------------------
@@ -54,15 +68,23 @@ const SCENARIOS: { name: string; filters: () => Promise<ModuleFilterDef[]> }[] =
 class Client {
   private buffered = Buffer.alloc(0)
   private waiting: ((status: number) => void) | undefined
-  private constructor(private readonly socket: net.Socket) {
+  private constructor(
+    private readonly socket: net.Socket,
+    private readonly message: Buffer,
+  ) {
     socket.on('data', (chunk: Buffer) => {
       this.buffered = Buffer.concat([this.buffered, chunk])
       this.parse()
     })
   }
-  static connect(port: number): Promise<Client> {
+  static connect(port: number, bodyBytes = 0): Promise<Client> {
+    const head = bodyBytes > 0 ? `POST /ok HTTP/1.1\r\ncontent-length: ${bodyBytes}\r\n` : 'GET /ok HTTP/1.1\r\n'
+    const message = Buffer.concat([
+      Buffer.from(`${head}host: bench\r\nauthorization: ${AUTHORIZATION}\r\n\r\n`),
+      Buffer.alloc(bodyBytes, 'b'),
+    ])
     return new Promise((resolve, reject) => {
-      const socket = net.connect(port, '127.0.0.1', () => resolve(new Client(socket)))
+      const socket = net.connect(port, '127.0.0.1', () => resolve(new Client(socket, message)))
       socket.once('error', reject)
     })
   }
@@ -81,7 +103,7 @@ class Client {
   request(): Promise<number> {
     return new Promise((resolve) => {
       this.waiting = resolve
-      this.socket.write(`GET /ok HTTP/1.1\r\nhost: bench\r\nauthorization: ${AUTHORIZATION}\r\n\r\n`)
+      this.socket.write(this.message)
     })
   }
   close(): void {
@@ -213,7 +235,9 @@ async function measure(scenario: (typeof SCENARIOS)[number], dir: string): Promi
   const wrapper = path.join(dir, 'devhost-under-callgrind.sh')
   fs.writeFileSync(
     wrapper,
-    `#!/bin/sh\nexec valgrind --tool=callgrind --smc-check=all-non-file --callgrind-out-file=${outFile} ${devHostBin} "$@"\n`,
+    // glibc copies large blocks with `rep movsb`, which callgrind counts as one instruction per byte (a
+    // 64 KiB copy: 65,536): past that size memcpy uses its vector loop here, whose count says what it costs.
+    `#!/bin/sh\nGLIBC_TUNABLES=glibc.cpu.x86_rep_movsb_threshold=1073741824 exec valgrind --tool=callgrind --smc-check=all-non-file --callgrind-out-file=${outFile} ${devHost} "$@"\n`,
     { mode: 0o755 },
   )
   const proxy = await startProxy(
@@ -225,12 +249,12 @@ async function measure(scenario: (typeof SCENARIOS)[number], dir: string): Promi
       logLevel: 'warn',
       devHostBinary: wrapper,
       readyTimeoutMs: 300_000,
-      env: { NODEVOY_NODE_OPTIONS: '--perf-basic-prof' },
+      env: { NODEVOY_NODE_OPTIONS: '--perf-basic-prof', ...budgets },
     },
   )
   const pid = proxy.process.pid!
   const perfMap = `/tmp/perf-${pid}.map`
-  const client = await Client.connect(proxy.port)
+  const client = await Client.connect(proxy.port, scenario.body)
   try {
     await send(client, warmupRequests)
     await control(pid, '-z', client)
@@ -251,13 +275,62 @@ async function measure(scenario: (typeof SCENARIOS)[number], dir: string): Promi
   }
 }
 
+/** utime+stime (clock ticks) and minor faults of the whole process, all threads (/proc/<pid>/stat). */
+function processCounters(pid: number): { ticks: number; minorFaults: number } {
+  const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8')
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ')  // from field 3 (state) on
+  return { minorFaults: Number(fields[7]), ticks: Number(fields[11]) + Number(fields[12]) }
+}
+
+/** --native: CPU and minor page faults per request, without valgrind. */
+async function measureNative(scenario: (typeof SCENARIOS)[number]): Promise<{ cpuMicros: number; minorFaults: number }> {
+  const proxy = await startProxy(
+    'devhost',
+    bootstrap({ filters: await scenario.filters(), routes: [{ prefix: '/', directResponse: { status: 200, body: 'ok' } }] }),
+    { concurrency: 1, logLevel: 'warn', devHostBinary: devHost },
+  )
+  const pid = proxy.process.pid!
+  const client = await Client.connect(proxy.port, scenario.body)
+  try {
+    await send(client, warmupRequests)
+    const before = processCounters(pid)
+    await send(client, requests)
+    const after = processCounters(pid)
+    const ticksPerSecond = Number(spawnSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).stdout.trim() || 100)
+    return {
+      cpuMicros: ((after.ticks - before.ticks) / ticksPerSecond / requests) * 1e6,
+      minorFaults: (after.minorFaults - before.minorFaults) / requests,
+    }
+  } finally {
+    client.close()
+    await proxy.stop()
+  }
+}
+
+async function mainNative(): Promise<void> {
+  fs.mkdirSync(OUT, { recursive: true })
+  const lines = [
+    `Dev host process, --concurrency 1, ${requests} keep-alive requests one at a time after ${warmupRequests} warm-up (no valgrind; CPU is noisy on a shared machine)`,
+    '',
+    '| scenario | CPU µs per request | minor page faults per request |',
+    '|---|---|---|',
+  ]
+  for (const scenario of SCENARIOS.filter((s) => !only || only.some((o) => s.name.startsWith(o)))) {
+    log(`${scenario.name}: ${warmupRequests} warm-up requests, then ${requests} measured`)
+    const { cpuMicros, minorFaults } = await measureNative(scenario)
+    lines.push(`| ${scenario.name} | ${cpuMicros.toFixed(1)} | ${minorFaults.toFixed(2)} |`)
+  }
+  process.stdout.write(lines.join('\n') + '\n')
+}
+
 async function main(): Promise<void> {
+  if (native) return mainNative()
   if (spawnSync('valgrind', ['--version']).status !== 0) throw new Error('valgrind not found: apt-get install valgrind')
   fs.mkdirSync(OUT, { recursive: true })
   const dir = keepDir ?? fs.mkdtempSync(path.join(os.tmpdir(), 'nodevoy-callgrind-'))
   fs.mkdirSync(dir, { recursive: true })
   const results: { name: string; perRequest: number; groups: Map<string, number>; functions: [string, number][] }[] = []
-  for (const scenario of SCENARIOS.filter((s) => !only || only.includes(s.name))) {
+  for (const scenario of SCENARIOS.filter((s) => !only || only.some((o) => s.name.startsWith(o)))) {
     log(`${scenario.name}: ${warmupRequests} warm-up requests, then ${requests} measured (under callgrind: minutes)`)
     const costs = await measure(scenario, dir)
     const groups = new Map<string, number>()
@@ -271,7 +344,7 @@ async function main(): Promise<void> {
   const columns = [...new Set(results.flatMap((r) => [...r.groups].filter(([, v]) => v >= 50).map(([k]) => k)))]
   const round = (n: number | undefined) => (n === undefined ? '0' : Math.round(n).toLocaleString('en-US'))
   const lines = [
-    `Instructions per request in the dev host process (callgrind, --concurrency 1, ${requests} keep-alive GETs one at a time after ${warmupRequests} warm-up; all threads)`,
+    `Instructions per request in the dev host process (callgrind, --concurrency 1, ${requests} keep-alive requests (GETs, or 64 KiB POSTs) one at a time after ${warmupRequests} warm-up; all threads)`,
     '',
     `| scenario | total | ${columns.join(' | ')} |`,
     `|---|---|${columns.map(() => '---').join('|')}|`,

@@ -16,6 +16,7 @@
 
 #include "http1.h"
 #include "log.h"
+#include "socket_read.h"
 
 namespace devhost {
 
@@ -66,7 +67,11 @@ ServerConnection::~ServerConnection() {
 
 // ---- Reading ------------------------------------------------------------------------------------
 
-void ServerConnection::readCb(bufferevent*, void* arg) { static_cast<ServerConnection*>(arg)->onRead(); }
+void ServerConnection::readCb(bufferevent* bev, void* arg) {
+  auto* self = static_cast<ServerConnection*>(arg);
+  readHeldBytes(bev, self->listener_.spec.per_connection_buffer_limit_bytes);
+  self->onRead();
+}
 
 void ServerConnection::resumeCb(int, short, void* arg) { static_cast<ServerConnection*>(arg)->onRead(); }
 

@@ -194,7 +194,20 @@ void Router::finish() {
   }
 }
 
+void Router::onUpstreamWriteAboveHighWatermark() {
+  if (downstream_paused_) return;
+  downstream_paused_ = true;
+  stream_.readDisableDownstream(true);
+}
+
+void Router::onUpstreamWriteBelowLowWatermark() {
+  if (!downstream_paused_) return;
+  downstream_paused_ = false;
+  stream_.readDisableDownstream(false);
+}
+
 void Router::reset() {
+  onUpstreamWriteBelowLowWatermark();  // the connection no longer holds this stream's request back
   if (done_) {
     if (connection_) {
       connection_->release();

@@ -38,6 +38,8 @@ class Router : public UpstreamCallbacks {
   void onResponseData(Buffer& data, bool end_stream) override;
   void onResponseTrailers(std::unique_ptr<HeaderMap> trailers) override;
   void onUpstreamReset(const std::string& reason) override;
+  void onUpstreamWriteAboveHighWatermark() override;
+  void onUpstreamWriteBelowLowWatermark() override;
 
  private:
   void onRequestComplete();
@@ -62,6 +64,7 @@ class Router : public UpstreamCallbacks {
   std::unique_ptr<Timer> timeout_;
   uint64_t upstream_start_ms_ = 0;
   int upstream_read_disabled_ = 0;  // raised watermarks, applied to the connection once it exists
+  bool downstream_paused_ = false;  // the request waits above the upstream's buffer limit: downstream reads stop
 };
 
 }  // namespace devhost

@@ -197,6 +197,12 @@ void ActiveStream::onDownstreamReset() {
   endStream(true);
 }
 
+void ActiveStream::readDisableDownstream(bool disable) {
+  if (codec_ == nullptr) return;
+  (disable ? chain_->hcm_stats.flow_control_paused_reading : chain_->hcm_stats.flow_control_resumed_reading)->fetch_add(1);
+  codec_->readDisable(disable);
+}
+
 void ActiveStream::onDownstreamWatermark(bool above) {
   if (ended_) return;
   if (above) {

@@ -98,6 +98,9 @@ class ActiveStream : public DeferredDeletable {
   void onDownstreamReset();
   // Downstream write buffer crossed its watermarks.
   void onDownstreamWatermark(bool above);
+  // The router's upstream connection is backed up (Envoy's onDecoderFilterAboveWriteBufferHighWatermark),
+  // then drained: stop, then resume, reading the request (refcounted by the codec).
+  void readDisableDownstream(bool disable);
   // The HTTP/1 request line's version: "HTTP/1.0" or "HTTP/1.1" (the RequestProtocol attribute).
   void setProtocol(std::string protocol) { protocol_ = std::move(protocol); }
   const std::string& protocol() const { return protocol_; }

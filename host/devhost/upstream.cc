@@ -12,10 +12,16 @@
 #include <event2/event.h>
 
 #include "http1.h"
+#include "socket_read.h"
 #include "log.h"
 #include "server.h"
 
 namespace devhost {
+
+namespace {
+// Envoy's default per_connection_buffer_limit_bytes of a cluster (the dev host's clusters do not set one).
+constexpr size_t kUpstreamBufferLimitBytes = 1024 * 1024;
+}  // namespace
 
 namespace {
 http_parser_settings makeSettings();
@@ -56,7 +62,9 @@ void UpstreamConnection::connect() {
     return;
   }
   bev_ = bufferevent_socket_new(pool_.worker().dispatcher().base(), -1, BEV_OPT_CLOSE_ON_FREE);
-  bufferevent_setcb(bev_, &UpstreamConnection::readCb, nullptr, &UpstreamConnection::eventCb, this);
+  bufferevent_setcb(bev_, &UpstreamConnection::readCb, &UpstreamConnection::writeCb, &UpstreamConnection::eventCb, this);
+  // The write callback fires when the request bytes drain to half the limit (the low watermark).
+  bufferevent_setwatermark(bev_, EV_WRITE, kUpstreamBufferLimitBytes / 2, 0);
   pool_.cluster().upstream_cx_total->fetch_add(1);
   pool_.cluster().upstream_cx_active->fetch_add(1);
   connect_timer_ = evtimer_new(pool_.worker().dispatcher().base(), &UpstreamConnection::connectTimeoutCb, this);
@@ -90,7 +98,27 @@ void UpstreamConnection::onConnected() {
   if (owner_) owner_->onPoolReady(*this);
 }
 
-void UpstreamConnection::readCb(bufferevent*, void* arg) { static_cast<UpstreamConnection*>(arg)->onRead(); }
+void UpstreamConnection::readCb(bufferevent* bev, void* arg) {
+  readHeldBytes(bev, kUpstreamBufferLimitBytes);
+  static_cast<UpstreamConnection*>(arg)->onRead();
+}
+
+// Like Envoy's upstream connection: over its buffer limit the router read-disables the downstream
+// (onDecoderFilterAboveWriteBufferHighWatermark), so a client faster than the upstream does not grow
+// the proxy's memory without bound.
+void UpstreamConnection::checkWriteWatermark() {
+  if (closed_ || write_above_high_ || owner_ == nullptr) return;
+  if (evbuffer_get_length(bufferevent_get_output(bev_)) <= kUpstreamBufferLimitBytes) return;
+  write_above_high_ = true;
+  owner_->onUpstreamWriteAboveHighWatermark();
+}
+
+void UpstreamConnection::writeCb(bufferevent*, void* arg) {
+  auto* self = static_cast<UpstreamConnection*>(arg);
+  if (!self->write_above_high_) return;
+  self->write_above_high_ = false;
+  if (self->owner_) self->owner_->onUpstreamWriteBelowLowWatermark();
+}
 
 void UpstreamConnection::resumeCb(int, short, void* arg) {
   auto* self = static_cast<UpstreamConnection*>(arg);
@@ -301,6 +329,7 @@ void UpstreamConnection::encodeData(Buffer& data, bool end_stream) {
     request_complete_ = true;
     if (chunked_request_) writeChunkedEnd(output, nullptr);
   }
+  checkWriteWatermark();
 }
 
 void UpstreamConnection::encodeTrailers(const HeaderMap& trailers) {
@@ -380,6 +409,7 @@ UpstreamConnection* UpstreamPool::newStream(UpstreamCallbacks& callbacks) {
     UpstreamConnection* connection = idle_.back();
     idle_.pop_back();
     connection->owner_ = &callbacks;
+    connection->write_above_high_ = false;  // a new exchange: its owner hears of the watermark afresh
     callbacks.onPoolReady(*connection);
     return connection;
   }

@@ -32,6 +32,10 @@ class UpstreamCallbacks {
   virtual void onResponseTrailers(std::unique_ptr<HeaderMap> trailers) = 0;
   // The connection broke before the response completed.
   virtual void onUpstreamReset(const std::string& reason) = 0;
+  // The request bytes waiting to be written to the upstream crossed the connection's buffer limit
+  // (above), then drained to half of it (below). Worker thread.
+  virtual void onUpstreamWriteAboveHighWatermark() {}
+  virtual void onUpstreamWriteBelowLowWatermark() {}
 };
 
 class UpstreamConnection : public DeferredDeletable {
@@ -58,6 +62,8 @@ class UpstreamConnection : public DeferredDeletable {
   void dispatch();
   void onEvent(short what);
   static void readCb(bufferevent*, void* arg);
+  static void writeCb(bufferevent*, void* arg);
+  void checkWriteWatermark();
   static void eventCb(bufferevent*, short what, void* arg);
   static void connectTimeoutCb(int, short, void* arg);
   static void resumeCb(int, short, void* arg);
@@ -88,6 +94,7 @@ class UpstreamConnection : public DeferredDeletable {
   UpstreamCallbacks* owner_ = nullptr;
   bool connected_ = false;
   bool closed_ = false;
+  bool write_above_high_ = false;  // the owner was told the request bytes wait above the limit
   bool request_complete_ = false;
   bool response_complete_ = false;
   bool keep_alive_ = true;

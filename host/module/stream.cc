@@ -1,6 +1,7 @@
 #include "stream.h"
 
 #include <cinttypes>
+#include <cstring>
 #include <vector>
 
 #include "envoy_api.h"
@@ -498,24 +499,47 @@ bool Stream::receivedIsBuffered(Direction direction) const {
   return check != nullptr && check(filter_envoy_);
 }
 
-void Stream::copyBody(nv_body_type type, uint64_t from, std::string* out) const {
+// No copy here: the bytes are copied once, by whoever holds the view, straight to where they go (a
+// JS Buffer for a read).
+void Stream::viewBody(nv_body_type type, uint64_t from, BodyView* out) const {
   const size_t count = envoy.http_get_body_chunks_size(filter_envoy_, type);
   if (count == 0) return;
-  std::vector<nv_envoy_buffer> chunks(count);
-  if (!envoy.http_get_body_chunks(filter_envoy_, type, chunks.data())) return;
-  // Sized once: growing by appends re-copies the body several times (and a doubled 128 KiB block for a
-  // 64 KiB body is mapped and unmapped by malloc on every read).
-  uint64_t total = 0;
-  for (const nv_envoy_buffer& chunk : chunks) total += chunk.length;
-  if (total > from) out->reserve(out->size() + (total - from));
-  for (const nv_envoy_buffer& chunk : chunks) {
+  const size_t first = out->pieces.size();
+  out->pieces.resize(first + count);
+  if (!envoy.http_get_body_chunks(filter_envoy_, type, out->pieces.data() + first)) {
+    out->pieces.resize(first);
+    return;
+  }
+  size_t kept = first;
+  for (size_t i = first; i < first + count; i++) {
+    nv_envoy_buffer chunk = out->pieces[i];
     if (from >= chunk.length) {
       from -= chunk.length;
       continue;
     }
-    out->append(chunk.ptr + from, chunk.length - from);
+    chunk.ptr += from;
+    chunk.length -= from;
     from = 0;
+    out->size += chunk.length;
+    out->pieces[kept++] = chunk;
   }
+  out->pieces.resize(kept);
+}
+
+void Stream::BodyView::copyTo(char* out) const {
+  for (const nv_envoy_buffer& piece : pieces) {
+    if (piece.length == 0) continue;
+    memcpy(out, piece.ptr, piece.length);
+    out += piece.length;
+  }
+}
+
+void Stream::copyBody(nv_body_type type, uint64_t from, std::string* out) const {
+  BodyView view;
+  viewBody(type, from, &view);
+  const size_t at = out->size();
+  out->resize(at + view.size);  // sized once, then one copy
+  view.copyTo(out->data() + at);
 }
 
 bool Stream::appendBody(nv_body_type type, const char* data, size_t size) {
@@ -547,7 +571,7 @@ BodyReadState Stream::setBodyMode(Direction direction, BodyMode mode) {
   return d.end_seen && d.body_passed ? BodyReadState::Complete : BodyReadState::Later;
 }
 
-bool Stream::readBody(Direction direction, BodyPart part, std::string* out, std::string* why) {
+bool Stream::readBody(Direction direction, BodyPart part, BodyView* out, std::string* why) {
   DirectionState& d = state(direction);
   const bool with_received = d.in_body_hook && !receivedIsBuffered(direction);
   if (part == BodyPart::Chunk) {
@@ -556,7 +580,7 @@ bool Stream::readBody(Direction direction, BodyPart part, std::string* out, std:
              "copy it with chunk.bytes() there";
       return false;
     }
-    copyBody(bufferedType(direction), d.buffered_seen, out);
+    viewBody(bufferedType(direction), d.buffered_seen, out);
   } else {
     if (d.body_passed) {
       *why = std::string("the ") + directionName(direction) +
@@ -564,10 +588,10 @@ bool Stream::readBody(Direction direction, BodyPart part, std::string* out, std:
              (direction == Direction::Request ? "RequestHeaders" : "ResponseHeaders") + ")";
       return false;
     }
-    copyBody(bufferedType(direction), 0, out);
+    viewBody(bufferedType(direction), 0, out);
   }
-  if (with_received) copyBody(receivedType(direction), 0, out);
-  countBytes(out->size());
+  if (with_received) viewBody(receivedType(direction), 0, out);
+  countBytes(out->size);
   return true;
 }
 

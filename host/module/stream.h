@@ -27,6 +27,7 @@
 #include <cstdint>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "contract.gen.h"
 #include "nodevoy_envoy_abi.h"
@@ -113,8 +114,16 @@ class Stream {
 
   // Bodies (binding/body.cc).
   contract::BodyReadState setBodyMode(contract::Direction direction, contract::BodyMode mode);
-  // Copies the bytes of `part` into *out; false (with *why) when they cannot be read now.
-  bool readBody(contract::Direction direction, contract::BodyPart part, std::string* out, std::string* why);
+  // Where the bytes of a body part are in Envoy's buffers: valid until Envoy's body changes, so use it
+  // within the same synchronous call. W.
+  struct BodyView {
+    std::vector<nv_envoy_buffer> pieces;
+    uint64_t size = 0;
+    void copyTo(char* out) const;
+  };
+  // Points *out at the bytes of `part` (appended to what it holds); false (with *why) when they
+  // cannot be read now. Counts the bytes as copied to JS (the caller copies them out once).
+  bool readBody(contract::Direction direction, contract::BodyPart part, BodyView* out, std::string* why);
   // Rewrites `part`; keeps content-length right while the headers are held. False with *why.
   bool writeBody(contract::Direction direction, contract::BodyPart part, contract::BodyWrite write,
                  const std::string& data, std::string* why);
@@ -181,6 +190,7 @@ class Stream {
   uint64_t receivedSize(contract::Direction direction) const;
   bool appendBody(nv_body_type type, const char* data, size_t size);
   bool drainBody(nv_body_type type, uint64_t size);
+  void viewBody(nv_body_type type, uint64_t from, BodyView* out) const;
   void copyBody(nv_body_type type, uint64_t from, std::string* out) const;
   bool receivedIsBuffered(contract::Direction direction) const;
   // After a body write: content-length follows while the headers are held.

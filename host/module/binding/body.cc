@@ -1,7 +1,5 @@
 // Body binding functions: ask for a body (whole or streamed), read it, change it. The state and the
 // rules (when a body can be read or changed, content-length) are the Stream's; these translate. W.
-#include <memory>
-
 #include "binding.h"
 #include "stream.h"
 
@@ -47,10 +45,9 @@ Napi::Value bodyMode(const Napi::CallbackInfo& info) {
 }
 
 // (token, direction, part) -> Uint8Array (a copy)
-// From this size on a read body is handed to JS without a second copy (below, a copy into Node's
-// buffer pool costs less than an external buffer and its finalizer).
-constexpr size_t kOwnedBodyBytes = 4096;
-
+// One copy, from Envoy's buffers straight into a Buffer that V8 allocates (uninitialised). Not an
+// external Buffer over a native copy: Node gives each of those a global handle, a weak callback and,
+// when collected, a cross-thread immediate (an eventfd write waking the loop) to run its finalizer.
 Napi::Value readBody(const Napi::CallbackInfo& info) {
   Stream* stream = streamOf(info, "body.read");
   if (stream == nullptr) return info.Env().Undefined();
@@ -59,19 +56,12 @@ Napi::Value readBody(const Napi::CallbackInfo& info) {
   if (!directionOf(info[1], &direction) || !enumOf(info[2], 0, 1, &part)) {
     return invalidArgument(info.Env(), "body.read: bad arguments");
   }
-  auto bytes = std::make_unique<std::string>();
+  Stream::BodyView view;
   std::string why;
-  if (!stream->readBody(direction, part, bytes.get(), &why)) return invalidState(info.Env(), "body.read", why);
-  if (bytes->size() < kOwnedBodyBytes) {
-    return Napi::Buffer<uint8_t>::Copy(info.Env(), reinterpret_cast<const uint8_t*>(bytes->data()), bytes->size());
-  }
-  // A large body is not copied a second time: the Buffer takes the bytes read from Envoy, and its
-  // finalizer (on this environment's thread, at garbage collection) frees them.
-  std::string* owned = bytes.get();
-  Napi::Buffer<uint8_t> out = Napi::Buffer<uint8_t>::New(
-      info.Env(), reinterpret_cast<uint8_t*>(owned->data()), owned->size(),
-      [](Napi::Env, uint8_t*, std::string* held) { delete held; }, owned);
-  bytes.release();
+  if (!stream->readBody(direction, part, &view, &why)) return invalidState(info.Env(), "body.read", why);
+  // Allocating cannot change Envoy's buffers (no JS runs, and this is the worker thread): the view holds.
+  Napi::Buffer<uint8_t> out = Napi::Buffer<uint8_t>::New(info.Env(), view.size);
+  view.copyTo(reinterpret_cast<char*>(out.Data()));
   return out;
 }
 
