@@ -5,7 +5,8 @@ import fs from 'node:fs'
 import { isBuiltin } from 'node:module'
 import path from 'node:path'
 import { fileURLToPath } from 'node:url'
-import { build, type BuildOptions, type Message, type Metafile } from 'esbuild'
+import { build, type BuildOptions, type Message, type Metafile, type OutputFile, type Plugin } from 'esbuild'
+import { BUNDLE_UNDICI_MARKER, UNDICI_GLOBALS } from '../sdk/internal/contract.js'
 import { toolError } from './lib/errors.js'
 import { runtimeInfo } from './lib/runtimes.js'
 
@@ -32,6 +33,60 @@ export function formatMessage(m: Message): string {
   return `${where}${m.text}`
 }
 
+// Whether a bundle refers to the globals Node backs with undici (UNDICI_GLOBALS), recorded on its
+// first line (BUNDLE_UNDICI_MARKER) so libnodevoy loads undici at bundle load only when it may be
+// used (it costs ~4 MB per Node environment). esbuild itself finds the references: every free
+// identifier `fetch`, `Headers`, ... and every `global.fetch`, ... is defined as `globalThis.fetch`
+// (the same value), so locals of those names, properties (stream.fetch), types and comments do not
+// count; then the output is searched for `globalThis.<name>` and `globalThis['<name>']`. A use the
+// search cannot see (globalThis['fe' + 'tch'], eval) still works: the runtime loads undici then,
+// with a load's CPU budget (sdk/internal/bootstrap.ts), at the cost of that request's latency.
+const undiciDefines = Object.fromEntries(
+  UNDICI_GLOBALS.flatMap((name) => [
+    [name, `globalThis.${name}`],
+    [`global.${name}`, `globalThis.${name}`],
+  ]),
+)
+const undiciNames = UNDICI_GLOBALS.join('|')
+const UNDICI_REFERENCE = new RegExp(
+  `\\bglobalThis\\s*\\??\\.\\s*(?:${undiciNames})\\b|\\bglobalThis\\s*(?:\\?\\.)?\\s*\\[\\s*(['"\`])(?:${undiciNames})\\1\\s*\\]`,
+)
+// The first line esbuild writes; replaced once the output is known (left as is, it means "may use").
+const UNDICI_MARKER_PENDING = `${BUNDLE_UNDICI_MARKER}pending`
+
+/** The bundle's code with its first line saying whether it refers to undici's globals. */
+export function markUndiciUse(code: string): string {
+  if (!code.startsWith(`${UNDICI_MARKER_PENDING}\n`)) return code
+  const rest = code.slice(UNDICI_MARKER_PENDING.length)
+  return `${BUNDLE_UNDICI_MARKER}${UNDICI_REFERENCE.test(rest) ? 'used' : 'unused'}${rest}`
+}
+
+// Writes the marker into the bundle: into the written file, or into the output files (write: false).
+const undiciMarkerPlugin: Plugin = {
+  name: 'nodevoy-undici-marker',
+  setup(build) {
+    build.onEnd((result) => {
+      if (result.errors.length > 0) return
+      const isBundle = (file: string) => file.endsWith('.js') || file.endsWith('.cjs') || file.endsWith('.mjs')
+      if (result.outputFiles) {
+        result.outputFiles = result.outputFiles.map((file): OutputFile => {
+          if (!isBundle(file.path)) return file
+          const text = markUndiciUse(file.text)
+          if (text === file.text) return file
+          const contents = Buffer.from(text)
+          return { path: file.path, contents, hash: file.hash, text }
+        })
+        return
+      }
+      const outfile = build.initialOptions.outfile
+      if (!outfile || !isBundle(outfile) || !fs.existsSync(outfile)) return
+      const code = fs.readFileSync(outfile, 'utf8')
+      const marked = markUndiciUse(code)
+      if (marked !== code) fs.writeFileSync(outfile, marked)
+    })
+  },
+}
+
 /** esbuild options for a filter bundle: one CommonJS file for the embedded runtime, map alongside. */
 export function bundleOptions(entry: string, outfile: string, runtime?: string): BuildOptions & { metafile: true } {
   return {
@@ -48,6 +103,9 @@ export function bundleOptions(entry: string, outfile: string, runtime?: string):
     metafile: true,
     logLevel: 'silent',
     legalComments: 'none',
+    define: undiciDefines,
+    banner: { js: UNDICI_MARKER_PENDING },
+    plugins: [undiciMarkerPlugin],
     ...(sdkSource ? { alias: { nodevoy: sdkSource } } : {}),
   }
 }
