@@ -21,15 +21,17 @@ async function get(proxy: Proxy, urlPath: string): Promise<{ status: number; bod
   return { status: res.statusCode, body: await res.body.text() }
 }
 
-// The undici-hidden filter with a CPU budget of 2 ms (20 ms for an environment's first hooks): far
-// less than loading undici takes.
+// The undici-hidden filter with a CPU budget of 4 ms (40 ms for an environment's first hooks): less
+// than loading undici and a first fetch() take (~70 ms of CPU). Later fetch() calls are not tested at
+// that budget: one can take longer than 40 ms on a loaded machine (a GC in the hook), which is the
+// budget doing its job, not a failed load.
 async function hiddenFetchProxy(t: Test, target: Target, bundle: string) {
   const upstream = await startUpstream()
   t.teardown(() => upstream.close())
   const proxy = await startProxy(
     target,
     bootstrap({
-      filters: [nodevoyFilter({ name: 'hidden', bundle, cpuBudgetMs: 2, config: { upstream: `http://127.0.0.1:${upstream.port}` } })],
+      filters: [nodevoyFilter({ name: 'hidden', bundle, cpuBudgetMs: 4, config: { upstream: `http://127.0.0.1:${upstream.port}` } })],
       routes: [{ prefix: '/', directResponse: { status: 200, body: 'passed' } }],
     }),
     { concurrency: 1 },
@@ -49,14 +51,14 @@ t.test('the bundler records whether a bundle refers to a global Node backs with 
   for (const [entry, expected] of cases) t.equal(firstLine(await bundled(entry)), `${BUNDLE_UNDICI_MARKER}${expected}`, entry)
 })
 
-t.test('a bundle that does not use undici leaves it unloaded; a hidden first fetch() still gets through a 2 ms budget', (t) =>
+t.test('a bundle that does not use undici leaves it unloaded; a hidden first fetch() still gets through a 4 ms budget', (t) =>
   forEachTarget(t, async (t, target) => {
     const { proxy, upstream } = await hiddenFetchProxy(t, target, await bundled('test/filters/undici-hidden.ts'))
     t.same(await get(proxy, '/undici-loaded'), { status: 200, body: 'no' }, 'undici is not loaded after the bundle and a first request')
     t.same(await get(proxy, '/fetch'), { status: 200, body: 'upstream 200' }, 'the first fetch() loads it and completes')
     t.ok(upstream.requests.some((r) => r.url === '/from-filter'), 'the upstream got the request')
     t.same(await get(proxy, '/undici-loaded'), { status: 200, body: 'yes' }, 'undici is loaded now')
-    t.same(await get(proxy, '/fetch'), { status: 200, body: 'upstream 200' }, 'and later fetch() calls work')
+    t.same(await get(proxy, '/headers'), { status: 200, body: 'here' }, "and fetch's classes work (Node's own getters again)")
     t.equal(await proxy.stat('dynamicmodulescustom.nodevoy_cpu_budget_stops'), 0, 'nothing ran over its CPU budget')
   }),
 )
