@@ -322,7 +322,7 @@ export function startDev(entry: string, options: DevOptions): DevSession {
       ...esbuildOptions,
       write: false,
       plugins: [
-        ...(esbuildOptions.plugins ?? []),  // the bundle's own (its undici marker) first
+        ...(esbuildOptions.plugins ?? []),  // the bundle's own (its finishing: undici marker, ASCII) first
         {
           name: 'nodevoy-dev',
           setup(build) {
