@@ -1,7 +1,7 @@
 // RSS of the dev host with one TS filter at --concurrency 1, 2 and 4 (each worker has a Node
 // environment; the config validation environment is one more), and what one more worker environment
-// costs. Usage: tsx bench/memory.ts [entry [config-json]]
-// (default: the basic-auth example, the figure bench/README.md reports).
+// costs. Usage: tsx bench/memory.ts [entry.ts | bundle.js [config-json]]
+// (default: the basic-auth example, the figure bench/README.md reports; a .js is used as it is).
 import fs from 'node:fs'
 import { request } from 'undici'
 import { bootstrap } from '../test/harness/config.js'
@@ -11,7 +11,7 @@ import { startProxy } from '../test/harness/proxy.js'
 const entry = process.argv[2] ?? 'examples/basic-auth/filter.ts'
 const config = process.argv[2] ? (process.argv[3] ? JSON.parse(process.argv[3]) : undefined) : { username: 'u', password: 'p' }
 const rssMb = (pid: number) => Number(/VmRSS:\s+(\d+)/.exec(fs.readFileSync(`/proc/${pid}/status`, 'utf8'))![1]) / 1024
-const bundle = await bundled(entry)
+const bundle = entry.endsWith('.js') ? entry : await bundled(entry)
 const results: [number, number][] = []
 for (const concurrency of [1, 2, 4]) {
   const proxy = await startProxy(
