@@ -251,10 +251,12 @@ constexpr const char* kBootstrapSource = R"JS("use strict";
   var undiciLoaded = false;
   function withUndiciLoaded(use) {
     if (undiciLoaded) return use();
-    const result = binding.withLoadBudget(use);
-    undiciLoaded = true;
-    for (const restore of restoreUndiciClasses.splice(0)) restore();
-    return result;
+    try {
+      return binding.withLoadBudget(use);
+    } finally {
+      undiciLoaded = true;
+      for (const restore of restoreUndiciClasses.splice(0)) restore();
+    }
   }
   var fetchOfNode;
   for (const name of UNDICI_GLOBALS) {
@@ -270,8 +272,11 @@ constexpr const char* kBootstrapSource = R"JS("use strict";
       });
     } else if (name === "fetch" && typeof own?.value === "function") {
       const original = fetchOfNode = own.value;
+      let called = false;
       const guard = {
         fetch(...args) {
+          if (called) return apply(original, this, args);
+          called = true;
           if (globalThis.fetch === guard) Object.defineProperty(globalThis, name, own);
           return binding.withLoadBudget(() => withUndiciLoaded(() => apply(original, this, args)));
         }

@@ -187,10 +187,12 @@ const restoreUndiciClasses: (() => void)[] = []
 let undiciLoaded = false
 function withUndiciLoaded<T>(use: () => T): T {
   if (undiciLoaded) return use()
-  const result = binding.withLoadBudget(use)
-  undiciLoaded = true
-  for (const restore of restoreUndiciClasses.splice(0)) restore()
-  return result
+  try {
+    return binding.withLoadBudget(use)
+  } finally {
+    undiciLoaded = true  // tried: once only, whatever happened
+    for (const restore of restoreUndiciClasses.splice(0)) restore()
+  }
 }
 let fetchOfNode: ((...args: unknown[]) => unknown) | undefined
 for (const name of UNDICI_GLOBALS) {
@@ -205,9 +207,14 @@ for (const name of UNDICI_GLOBALS) {
     })
   } else if (name === 'fetch' && typeof own?.value === 'function') {
     // fetch(): Node's loads undici when called.
+    // Only the first call gets the load's budget (a reference kept to the guard must not give every
+    // later call a fresh budget).
     const original = (fetchOfNode = own.value as (...args: unknown[]) => unknown)
+    let called = false
     const guard = {
       fetch(this: unknown, ...args: unknown[]) {
+        if (called) return apply(original, this, args)
+        called = true
         if (globalThis.fetch === guard) Object.defineProperty(globalThis, name, own)
         return binding.withLoadBudget(() => withUndiciLoaded(() => apply(original, this, args)))
       },

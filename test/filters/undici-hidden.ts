@@ -3,9 +3,11 @@
 //   /undici-loaded   answers yes/no: whether Node has loaded undici in this environment
 //   /fetch           fetch()es `${config.upstream}/from-filter` and answers with the upstream's status
 //   /headers         makes a Headers and answers with a value read back from it
+//   /fetch-loop      calls the fetch it found when it loaded (before any fetch() call) for 3 s
 import { defineFilter } from 'nodevoy'
 
 const hidden = (name: string) => (globalThis as Record<string, unknown>)[['', name].join('')]
+const fetchAtLoad = hidden('fetch') as typeof fetch
 
 export default defineFilter({
   name: 'undici-hidden',
@@ -20,6 +22,11 @@ export default defineFilter({
         const res = await fetchOfNode(`${(config as { upstream: string }).upstream}/from-filter`)
         await res.arrayBuffer()
         return stream.sendLocalReply(200, `upstream ${res.status}`)
+      }
+      if (headers.path === '/fetch-loop') {
+        const end = Date.now() + 3000
+        while (Date.now() < end) fetchAtLoad('data:,').catch(() => undefined)
+        return stream.sendLocalReply(200, 'the loop ended')
       }
       if (headers.path === '/headers') {
         const HeadersOfNode = hidden('Headers') as typeof Headers

@@ -60,6 +60,9 @@ t.test('a bundle that does not use undici leaves it unloaded; a hidden first fet
     t.same(await get(proxy, '/undici-loaded'), { status: 200, body: 'yes' }, 'undici is loaded now')
     t.same(await get(proxy, '/headers'), { status: 200, body: 'here' }, "and fetch's classes work (Node's own getters again)")
     t.equal(await proxy.stat('dynamicmodulescustom.nodevoy_cpu_budget_stops'), 0, 'nothing ran over its CPU budget')
+    // Only the first fetch() call gets a load's budget, also through a reference kept from before it.
+    t.equal((await get(proxy, '/fetch-loop')).status, 500, 'a loop calling fetch() is stopped at its hook budget')
+    t.equal(await proxy.stat('dynamicmodulescustom.nodevoy_cpu_budget_stops'), 1, 'counted')
   }),
 )
 
