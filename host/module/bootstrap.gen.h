@@ -49,6 +49,8 @@ constexpr const char* kBootstrapSource = R"JS("use strict";
   var FILTER_BRAND = `nodevoy.filter.v${PROTOCOL_VERSION}`;
   var LOG_CONTEXT = "nodevoy.logContextCell";
   var LOAD_BUNDLE = "nodevoy.loadBundle";
+  var UNDICI_GLOBALS = ["fetch", "Headers", "Request", "Response", "FormData", "MessageEvent", "WebSocket", "EventSource", "CloseEvent"];
+  var BUNDLE_UNDICI_MARKER = "// nodevoy: undici-globals=";
 
   // sdk/internal/describe.ts
   function describe(error) {
@@ -246,12 +248,55 @@ constexpr const char* kBootstrapSource = R"JS("use strict";
   console.error = consoleMethod(4 /* Error */);
   var consoleTrace = consoleMethod(1 /* Debug */);
   console.trace = (...args) => consoleTrace((0, import_util.format)(...args), "\n", new Error("trace").stack?.split("\n").slice(2).join("\n"));
-  try {
-    void fetch("data:,").then(
-      (res) => res.arrayBuffer(),
-      () => void 0
-    );
-  } catch {
+  var restoreUndiciClasses = [];
+  var undiciLoaded = false;
+  function withUndiciLoaded(use) {
+    if (undiciLoaded) return use();
+    try {
+      return binding.withLoadBudget(use);
+    } finally {
+      undiciLoaded = true;
+      for (const restore of restoreUndiciClasses.splice(0)) restore();
+    }
+  }
+  var fetchOfNode;
+  for (const name of UNDICI_GLOBALS) {
+    const own = Object.getOwnPropertyDescriptor(globalThis, name);
+    if (own?.get) {
+      const get = own.get;
+      const guard = { ...own, get: function() {
+        return withUndiciLoaded(() => apply(get, this, []));
+      } };
+      Object.defineProperty(globalThis, name, guard);
+      restoreUndiciClasses.push(() => {
+        if (Object.getOwnPropertyDescriptor(globalThis, name)?.get === guard.get) Object.defineProperty(globalThis, name, own);
+      });
+    } else if (name === "fetch" && typeof own?.value === "function") {
+      const original = fetchOfNode = own.value;
+      let called = false;
+      const guard = {
+        fetch(...args) {
+          if (called) return apply(original, this, args);
+          called = true;
+          if (globalThis.fetch === guard) Object.defineProperty(globalThis, name, own);
+          return binding.withLoadBudget(() => withUndiciLoaded(() => apply(original, this, args)));
+        }
+      }.fetch;
+      Object.defineProperty(guard, "length", { value: original.length });
+      Object.defineProperty(globalThis, name, { ...own, value: guard });
+    }
+  }
+  function warmUpUndici() {
+    if (undiciLoaded || !fetchOfNode) return;
+    const fetchData = fetchOfNode;
+    try {
+      const response = withUndiciLoaded(() => fetchData("data:,"));
+      void response.then(
+        (res) => res.arrayBuffer(),
+        () => void 0
+      );
+    } catch {
+    }
   }
   var sourceMapCache;
   var sourceMaps = /* @__PURE__ */ new Map();
@@ -309,6 +354,8 @@ constexpr const char* kBootstrapSource = R"JS("use strict";
     m.filename = file;
     m.paths = ModuleClass._nodeModulePaths(import_path.default.dirname(file));
     const code = import_fs.default.readFileSync(file, "utf8");
+    if (!code.startsWith(`${BUNDLE_UNDICI_MARKER}unused
+`)) warmUpUndici();
     sourceMapCache?.(file, code);
     m._compile(code, file);
     m.loaded = true;

@@ -317,10 +317,12 @@ export function startDev(entry: string, options: DevOptions): DevSession {
     work = dir
     fs.mkdirSync(path.join(work, 'modules'))
     fs.symlinkSync(module, path.join(work, 'modules', 'libnodevoy.so'))
+    const esbuildOptions = bundleOptions(entryPath, path.join(work, 'bundle.js'), runtime.name)
     ctx = await context({
-      ...bundleOptions(entryPath, path.join(work, 'bundle.js'), runtime.name),
+      ...esbuildOptions,
       write: false,
       plugins: [
+        ...(esbuildOptions.plugins ?? []),  // the bundle's own (its finishing: undici marker, ASCII) first
         {
           name: 'nodevoy-dev',
           setup(build) {

@@ -28,6 +28,11 @@ export interface NativeBinding {
   uncaught(message: string): void
   /** The worker index of this environment (-1: config validation). */
   workerIndex(): number
+  /**
+   * Calls `load` with a load's CPU budget (ten times a Node callback's) instead of the running
+   * hook's; the hook's budget starts afresh when it returns. For Node's one-time lazy loads.
+   */
+  withLoadBudget<T>(load: () => T): T
 
   // ---- stream: the stream's worker thread, while the stream lives ----
   /** All headers of a map as "\0name\x01value" per entry (latin1), in one crossing; "" when empty or absent. */

@@ -10,7 +10,7 @@ import os from 'os'
 import path from 'path'
 import { format } from 'util'
 import type { NativeBinding } from './binding.js'
-import { FILTER_BRAND, LOAD_BUNDLE, LOG_CONTEXT, LogLevelValue } from './contract.js'
+import { BUNDLE_UNDICI_MARKER, FILTER_BRAND, LOAD_BUNDLE, LOG_CONTEXT, LogLevelValue, UNDICI_GLOBALS } from './contract.js'
 import { describe } from './describe.js'
 import { findFilter } from './find-filter.js'
 
@@ -175,15 +175,68 @@ console.error = consoleMethod(LogLevelValue.Error)
 const consoleTrace = consoleMethod(LogLevelValue.Debug)
 console.trace = (...args: unknown[]) => consoleTrace(format(...args), '\n', new Error('trace').stack?.split('\n').slice(2).join('\n'))
 
-// ---- Warm-up, off the request path: Node loads undici (fetch) lazily, ~100 ms of CPU on its first
-// use — too much for a hook's CPU budget, and a first request should not pay it.
-try {
-  void fetch('data:,').then(
-    (res) => res.arrayBuffer(),
-    () => undefined,
-  )
-} catch {
-  // no fetch in this runtime
+// ---- Node's fetch (undici): loaded when a bundle needs it, and never cut short ----
+// Node loads undici on first use of fetch or one of its classes: ~100 ms of CPU, more than a hook's
+// budget, and ~4 MB per environment. A bundle that may use them (the bundler found a reference, or
+// the bundle does not say: BUNDLE_UNDICI_MARKER) has it loaded when the bundle loads, off the request
+// path. Any other first use — code the bundler could not see through, like globalThis['fe' + 'tch'] —
+// loads it with a load's CPU budget (withLoadBudget): a load the watchdog stopped halfway would leave
+// Node's lazy loader broken for the environment. A filter's first fetch() call gets that budget too,
+// loaded or not: its synchronous part compiles much of undici (tens of ms). Then Node's own globals
+// are put back.
+const restoreUndiciClasses: (() => void)[] = []
+let undiciLoaded = false
+function withUndiciLoaded<T>(use: () => T): T {
+  if (undiciLoaded) return use()
+  try {
+    return binding.withLoadBudget(use)
+  } finally {
+    undiciLoaded = true  // tried: once only, whatever happened
+    for (const restore of restoreUndiciClasses.splice(0)) restore()
+  }
+}
+let fetchOfNode: ((...args: unknown[]) => unknown) | undefined
+for (const name of UNDICI_GLOBALS) {
+  const own = Object.getOwnPropertyDescriptor(globalThis, name)
+  if (own?.get) {
+    // A lazy class (Headers, Response, ...): Node's getter loads undici.
+    const get = own.get
+    const guard = { ...own, get: function (this: unknown) { return withUndiciLoaded(() => apply(get, this, [])) } }
+    Object.defineProperty(globalThis, name, guard)
+    restoreUndiciClasses.push(() => {
+      if (Object.getOwnPropertyDescriptor(globalThis, name)?.get === guard.get) Object.defineProperty(globalThis, name, own)
+    })
+  } else if (name === 'fetch' && typeof own?.value === 'function') {
+    // fetch(): Node's loads undici when called.
+    // Only the first call gets the load's budget (a reference kept to the guard must not give every
+    // later call a fresh budget).
+    const original = (fetchOfNode = own.value as (...args: unknown[]) => unknown)
+    let called = false
+    const guard = {
+      fetch(this: unknown, ...args: unknown[]) {
+        if (called) return apply(original, this, args)
+        called = true
+        if (globalThis.fetch === guard) Object.defineProperty(globalThis, name, own)
+        return binding.withLoadBudget(() => withUndiciLoaded(() => apply(original, this, args)))
+      },
+    }.fetch
+    Object.defineProperty(guard, 'length', { value: original.length })
+    Object.defineProperty(globalThis, name, { ...own, value: guard })
+  }
+}
+// At bundle load (a task with a load's budget): a fetch that exercises what a first request would.
+function warmUpUndici(): void {
+  if (undiciLoaded || !fetchOfNode) return
+  const fetchData = fetchOfNode
+  try {
+    const response = withUndiciLoaded(() => fetchData('data:,')) as Promise<Response>
+    void response.then(
+      (res) => res.arrayBuffer(),
+      () => undefined,
+    )
+  } catch {
+    // nothing to warm up
+  }
 }
 
 // ---- Source maps, when enabled (NODEVOY_NODE_OPTIONS=--enable-source-maps: nodevoy dev, startFilter).
@@ -258,6 +311,7 @@ function loadBundle(file: string): unknown {
   m.filename = file
   m.paths = ModuleClass._nodeModulePaths(path.dirname(file))
   const code = fs.readFileSync(file, 'utf8')
+  if (!code.startsWith(`${BUNDLE_UNDICI_MARKER}unused\n`)) warmUpUndici()
   sourceMapCache?.(file, code)
   m._compile(code, file)
   m.loaded = true

@@ -237,6 +237,19 @@ export const enum CalloutEventType {
 }
 
 /**
+ * The globals Node backs with undici (its fetch), which it loads on first use: ~100 ms of CPU and
+ * ~4 MB per environment (Node 18). Those absent from a Node version are skipped.
+ */
+export const UNDICI_GLOBALS = ['fetch', 'Headers', 'Request', 'Response', 'FormData', 'MessageEvent', 'WebSocket', 'EventSource', 'CloseEvent'] as const
+
+/**
+ * The first line of a bundle written by nodevoy's bundler, followed by `used` or `unused`: whether
+ * its code refers to any of UNDICI_GLOBALS. libnodevoy loads undici when it loads a bundle, off the
+ * request path, unless the bundle says `unused` (bundles from other tools have no such line).
+ */
+export const BUNDLE_UNDICI_MARKER = '// nodevoy: undici-globals='
+
+/**
  * The functions libnodevoy's binding registers, by name. host/module/binding registers exactly
  * these (a missing one does not compile); sdk/internal/binding.ts's NativeBinding must declare
  * exactly these (a type check in that file).
@@ -248,6 +261,7 @@ export const BINDING_FUNCTIONS = [
   'logEnabled',
   'uncaught',
   'workerIndex',
+  'withLoadBudget',
   // stream: headers
   'getHeaders',
   'setHeader',

@@ -186,6 +186,10 @@ export class KitBinding implements NativeBinding {
     return this.#opts.workerIndex
   }
 
+  withLoadBudget<T>(load: () => T): T {
+    return load()  // the testing kit has no CPU budget
+  }
+
   // ---- Headers ----
   #bytes(value: unknown, context: string, what: string): string {
     if (typeof value !== 'string') throw invalidArgument(`${context}: the header ${what} must be a string, got ${typeof value}`)

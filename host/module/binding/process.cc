@@ -1,10 +1,11 @@
-// Process-scope binding functions: setup, logging, errors outside hooks, the worker index. L.
+// Process-scope binding functions: setup, logging, errors outside hooks, the worker index, load budgets. L.
 #include "binding.h"
 #include "envoy_api.h"
 #include "filter_config.h"
 #include "js_call.h"
 #include "log.h"
 #include "sandbox_stats.h"
+#include "watchdog.h"
 #include "worker_env.h"
 
 namespace nodevoy::binding {
@@ -52,6 +53,20 @@ Napi::Value workerIndex(const Napi::CallbackInfo& info) {
   WorkerEnv* env = envOf(info);
   return Napi::Number::New(info.Env(),
                            env->index() == WorkerEnv::kConfigEnvIndex ? -1.0 : static_cast<double>(env->index()));
+}
+
+// (load) -> load(): runs a one-time lazy load of Node's (undici, behind fetch and its classes) with a
+// load's CPU budget, in the phase of the run it interrupts; that run's budget restarts when it
+// returns. A load the watchdog cuts short leaves Node's lazy loader broken for the environment, and
+// a filter's first fetch() must not cost its request.
+Napi::Value withLoadBudget(const Napi::CallbackInfo& info) {
+  if (info.Length() < 1 || !info[0].IsFunction()) return invalidArgument(info.Env(), "withLoadBudget: bad arguments");
+  Watchdog::Slot* slot = envOf(info)->watchdogSlot();
+  if (slot == nullptr) return info[0].As<Napi::Function>().Call({});
+  const bool running = slot->started.load(std::memory_order_relaxed) != 0;
+  const auto phase = running ? static_cast<Watchdog::Phase>(slot->phase.load(std::memory_order_relaxed)) : Watchdog::Phase::Loop;
+  Watchdog::Run run(slot, phase, Watchdog::instance().loopBudgetMs() * 10);
+  return info[0].As<Napi::Function>().Call({});
 }
 
 }  // namespace nodevoy::binding
