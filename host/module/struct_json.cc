@@ -5,6 +5,7 @@
 #include <cstdint>
 #include <cstring>
 #include <map>
+#include <utility>
 #include <vector>
 
 #include <nlohmann/json.hpp>
@@ -298,7 +299,11 @@ class StructDecoder {
       if (!expectWireType(at, "ListValue.values", field, wire_type, kLengthDelimited)) return false;
       Span item;
       if (!readLengthDelimited(span, &item, "ListValue.values item")) return false;
-      path_.push_back("[" + std::to_string(index++) + "]");
+      // Built in steps: GCC 12 warns falsely (-Wrestrict) on `"[" + std::to_string(...)`.
+      std::string segment = "[";
+      segment += std::to_string(index++);
+      segment += ']';
+      path_.push_back(std::move(segment));
       std::string item_json;
       bool has_kind = false;
       if (!readValue(item, depth, &item_json, &has_kind)) return false;
