@@ -213,18 +213,24 @@ class StructDecoder {
     return fail(at, "Structs and lists nest deeper than " + std::to_string(kMaxStructNesting) + " levels");
   }
 
+  // The next element of a message whose only field is `repeated <message> = 1` (Struct's fields,
+  // ListValue's values); false after failing on any other field or wire type.
+  bool readRepeatedMessage(Span& span, const char* message, const char* field_name, const char* element, Span* out) {
+    const uint8_t* at;
+    uint32_t field, wire_type;
+    if (!readTag(span, &at, &field, &wire_type)) return false;
+    if (field != 1) return fail(at, std::string(message) + " has no field " + std::to_string(field));
+    if (!expectWireType(at, field_name, field, wire_type, kLengthDelimited)) return false;
+    return readLengthDelimited(span, out, element);
+  }
+
   // google.protobuf.Struct { map<string, Value> fields = 1; }
   bool readStruct(Span span, int depth, std::string* json) {
     if (!enter(span.pos, depth)) return false;
     std::map<std::string, std::string, std::less<>> members;  // key -> the value's JSON
     while (!span.empty()) {
-      const uint8_t* at;
-      uint32_t field, wire_type;
-      if (!readTag(span, &at, &field, &wire_type)) return false;
-      if (field != 1) return fail(at, "google.protobuf.Struct has no field " + std::to_string(field));
-      if (!expectWireType(at, "Struct.fields", field, wire_type, kLengthDelimited)) return false;
       Span entry;
-      if (!readLengthDelimited(span, &entry, "Struct.fields entry")) return false;
+      if (!readRepeatedMessage(span, "google.protobuf.Struct", "Struct.fields", "Struct.fields entry", &entry)) return false;
       if (!readMapEntry(entry, depth, &members)) return false;
     }
     json->push_back('{');
@@ -292,13 +298,10 @@ class StructDecoder {
     size_t index = 0;
     bool first = true;
     while (!span.empty()) {
-      const uint8_t* at;
-      uint32_t field, wire_type;
-      if (!readTag(span, &at, &field, &wire_type)) return false;
-      if (field != 1) return fail(at, "google.protobuf.ListValue has no field " + std::to_string(field));
-      if (!expectWireType(at, "ListValue.values", field, wire_type, kLengthDelimited)) return false;
       Span item;
-      if (!readLengthDelimited(span, &item, "ListValue.values item")) return false;
+      if (!readRepeatedMessage(span, "google.protobuf.ListValue", "ListValue.values", "ListValue.values item", &item)) {
+        return false;
+      }
       // Built in steps: GCC 12 warns falsely (-Wrestrict) on `"[" + std::to_string(...)`.
       std::string segment = "[";
       segment += std::to_string(index++);
